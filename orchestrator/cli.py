@@ -1,0 +1,109 @@
+"""The `plugindev` command line: thin click wrappers; the work lives in the other modules.
+
+Only click is imported at start-up so `plugindev --help` stays instant; each command imports what it uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from orchestrator import __version__
+from orchestrator.errors import PlugindevError, UsageError
+
+T = TypeVar("T")
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class _Group(click.Group):
+    """Turns PlugindevError into one line on stderr and the matching exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            click.echo(f"plugindev: usage error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except PlugindevError as exc:
+            click.echo(f"plugindev: error: {exc}", err=True)
+            ctx.exit(EXIT_FAILURE)
+        except KeyboardInterrupt:
+            click.echo("plugindev: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="plugindev")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug detail.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """plugindev: instant development of Omniview plugins (shims, scaffolding, Vite HMR, Go reload)."""
+    ctx.obj = {"verbose": verbose}
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(factory())
+
+
+def _warn(message: str) -> None:
+    click.echo(f"plugindev: warning: {message}", err=True)
+
+
+_CHECK_WORDS = {"create": "missing", "overwrite": "differs from what gen-shims writes (hand-edited or stale)",
+                "delete": "stale: its specifier is no longer listed"}
+
+
+@main.command("gen-shims")
+@click.option("--host", type=click.Path(path_type=Path, file_okay=False),
+              help="An Omniview checkout: take its shared list and package versions.")
+@click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False),
+              help="A YAML manifest of shared specifiers (default: the bundled host list).")
+@click.option("--add", "extra", multiple=True, metavar="SPEC", help="An extra shared specifier (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("omniview-vite-plugin"), show_default=True,
+              help="Folder of the generated @omniviewdev/vite-plugin package.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing every file that is stale or edited.")
+@click.option("--refresh", is_flag=True, help="Resolve the host's version ranges anew and re-discover exports.")
+@click.option("--rediscover", is_flag=True, help="Ignore locks and discover every export again.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def gen_shims(ctx: click.Context, host: Path | None, manifest: Path | None, extra: tuple[str, ...], out: Path,
+              check: bool, refresh: bool, rediscover: bool, as_json: bool) -> None:
+    """Generate the shared-dependency shims and the Vite plugin package that wires them in."""
+    from orchestrator.shared_list import load_shared_list
+    from orchestrator.shims import generate
+
+    if host is not None and manifest is not None:
+        raise UsageError("give --host or --manifest, not both")
+    shared = load_shared_list(host, manifest, extra)
+    report = run_async(lambda: generate(shared, out, refresh=refresh, rediscover=rediscover, check=check))
+    for warning in report.warnings:
+        _warn(warning)
+    if as_json:
+        click.echo(json.dumps({
+            "out": str(out), "source": shared.source, "shims": len(shared.specifiers),
+            "discovered": report.discovered, "warnings": report.warnings, "check": check,
+            "files": [{"path": o.path, "action": str(o.action)} for o in report.changed],
+        }, indent=2))
+    elif check:
+        for o in report.changed:
+            click.echo(f"{out / o.path}: {_CHECK_WORDS.get(o.action, o.action)}")
+    else:
+        for o in report.changed:
+            click.echo(f"{o.action:>9}  {out / o.path}")
+        if ctx.obj["verbose"] and report.discovered:
+            click.echo(f"discovered exports of {len(report.discovered)} specifiers: {', '.join(report.discovered)}")
+        state = "up to date" if not report.changed else f"{len(report.changed)} files written"
+        click.echo(f"{len(shared.specifiers)} shims from {shared.source} in {out}: {state}")
+    if check and report.changed:
+        if not as_json:
+            click.echo(f"plugindev: {len(report.changed)} generated files are out of date; "
+                       "run `plugindev gen-shims` and commit the result", err=True)
+        sys.exit(EXIT_FAILURE)

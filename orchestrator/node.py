@@ -1,0 +1,164 @@
+"""Node.js environments (nodeenv) and npm installs, cached under the user cache directory.
+
+A suitable system `node` is reused through `nodeenv --node=system` (no download, works offline);
+otherwise nodeenv downloads a prebuilt Node. Every later command runs Node and npm through this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import PlugindevError
+from orchestrator.paths import cache_dir
+
+# Vite 8 needs Node 20.19+, Vite 5 needs 18; one floor for every tool plugindev runs.
+MIN_NODE_VERSION = (20, 19, 0)
+# What nodeenv downloads when no suitable system Node exists.
+DOWNLOAD_NODE_VERSION = "lts"
+
+
+@dataclass(frozen=True)
+class NodeEnv:
+    """A nodeenv environment: its bin folder first on PATH, npm's global prefix inside it."""
+
+    root: Path
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / ("Scripts" if sys.platform == "win32" else "bin")
+
+    def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "")])
+        env["NODE_VIRTUAL_ENV"] = str(self.root)
+        env["NPM_CONFIG_PREFIX"] = env["npm_config_prefix"] = str(self.root)
+        env.pop("NODE_OPTIONS", None)
+        return env
+
+    def which(self, tool: str) -> str:
+        found = shutil.which(tool, path=self.environ()["PATH"])
+        if found is None:
+            raise PlugindevError(f"'{tool}' not found in the Node environment {self.root}; install npm")
+        return found
+
+
+def parse_node_version(text: str) -> tuple[int, int, int] | None:
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+async def run_captured(*argv: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+                       stdin: bytes | None = None) -> tuple[int, str, str]:
+    """Run a helper program to completion on the event loop; (exit code, stdout, stderr)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=None if env is None else dict(env),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise PlugindevError(f"cannot run {argv[0]}: {exc.strerror}") from None
+    out, err = await process.communicate(stdin)
+    return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+async def system_node_version() -> tuple[int, int, int] | None:
+    node = shutil.which("node")
+    if node is None or shutil.which("npm") is None:
+        return None
+    code, out, _ = await run_captured(node, "--version")
+    return parse_node_version(out) if code == 0 else None
+
+
+async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) -> NodeEnv:
+    """The cached environment for the Node that will be used, created on first use."""
+    system = await system_node_version()
+    if system is not None and system >= min_version:
+        env = NodeEnv(cache_dir() / "node" / ("system-v" + ".".join(map(str, system))))
+        args = ["--node=system"]
+    else:
+        env = NodeEnv(cache_dir() / "node" / DOWNLOAD_NODE_VERSION)
+        args = ["--prebuilt", f"--node={DOWNLOAD_NODE_VERSION}"]
+    if (env.bin_dir / "node").exists():
+        return env
+    env.root.parent.mkdir(parents=True, exist_ok=True)
+    partial = env.root.with_name(env.root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    code, out, err = await run_captured(sys.executable, "-m", "nodeenv", *args, str(partial))
+    if code != 0:
+        found = "no node on PATH" if system is None else "node v" + ".".join(map(str, system))
+        wanted = ".".join(map(str, min_version))
+        reason = (err or out).strip().splitlines()[-1:] or ["unknown error"]
+        shutil.rmtree(partial, ignore_errors=True)
+        raise PlugindevError(
+            f"no usable Node.js: {found}, and nodeenv could not download one ({reason[0]}); "
+            f"install Node.js {wanted} or newer with npm and re-run"
+        )
+    # nodeenv writes absolute paths into its scripts, so fix them up before the final rename.
+    for script in partial.joinpath("bin").glob("*"):
+        if script.is_file() and not script.is_symlink():
+            try:
+                script.write_text(script.read_text().replace(str(partial), str(env.root)))
+            except UnicodeDecodeError:
+                continue  # the downloaded node binary itself
+    partial.rename(env.root)
+    return env
+
+
+_NPM_ERROR_CODE = re.compile(r"npm (?:ERR!|error) code (\S+)")
+_NPM_ERROR_LINE = re.compile(r"npm (?:ERR!|error) (?!code\b)(.+)")
+_NETWORK_CODES = {"ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EAI_AGAIN", "ECONNRESET", "ENETUNREACH"}
+
+
+def npm_failure(what: str, stderr: str) -> PlugindevError:
+    """One line out of npm's many: its error code, its first message, and what to do."""
+    code_match = _NPM_ERROR_CODE.search(stderr)
+    code = code_match[1] if code_match else "unknown"
+    lines = [m.strip() for m in _NPM_ERROR_LINE.findall(stderr) if m.strip()]
+    detail = lines[0] if lines else (stderr.strip().splitlines() or ["no output"])[-1]
+    if code in _NETWORK_CODES or "network" in detail.lower():
+        hint = "cannot reach the npm registry; check the network or npm's 'registry' setting"
+    elif code in {"E404", "ETARGET"}:
+        hint = "check the package name and version"
+    else:
+        hint = "see npm's output above"
+    return PlugindevError(f"{what} failed ({code}: {detail}); {hint}")
+
+
+async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[str, str]) -> Path:
+    """Install `name -> version or range` into `directory/node_modules`, once per distinct request.
+
+    The folder holds a package.json recording the request; an existing complete install is reused.
+    """
+    request = json.dumps(dict(sorted(dependencies.items())), indent=2)
+    marker = directory / ".plugindev-installed"
+    if marker.is_file() and marker.read_text() == request:
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = {"name": "plugindev-cache", "private": True, "dependencies": json.loads(request)}
+    (directory / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    marker.unlink(missing_ok=True)
+    code, _, err = await run_captured(
+        env.which("npm"), "install", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps",
+        "--loglevel=error", cwd=directory, env=env.environ(),
+    )
+    if code != 0:
+        names = ", ".join(f"{k}@{v}" for k, v in sorted(dependencies.items()))
+        raise npm_failure(f"npm install of {names}", err)
+    marker.write_text(request)
+    return directory
+
+
+def install_dir(kind: str, dependencies: Mapping[str, str]) -> Path:
+    """A cache folder named after what it holds, so different requests never share one."""
+    digest = hashlib.sha256(json.dumps(sorted(dependencies.items())).encode()).hexdigest()[:16]
+    return cache_dir() / kind / digest
