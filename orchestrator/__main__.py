@@ -1,3 +1,3 @@
 from orchestrator.cli import main
 
-main()
+main(prog_name="plugindev")

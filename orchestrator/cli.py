@@ -40,13 +40,28 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["verbose"] = True
+
+
+def verbose_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`-v` works before or after the command name."""
+    return click.option("-v", "--verbose", is_flag=True, expose_value=False, is_eager=True,
+                        callback=_set_verbose, help="Show debug detail.")(function)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="plugindev")
-@click.option("-v", "--verbose", is_flag=True, help="Show debug detail.")
+@verbose_option
 @click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
+def main(ctx: click.Context) -> None:
     """plugindev: instant development of Omniview plugins (shims, scaffolding, Vite HMR, Go reload)."""
-    ctx.obj = {"verbose": verbose}
+    ctx.ensure_object(dict).setdefault("verbose", False)
+
+
+def is_verbose(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().ensure_object(dict).get("verbose"))
 
 
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -73,6 +88,7 @@ _CHECK_WORDS = {"create": "missing", "overwrite": "differs from what gen-shims w
 @click.option("--refresh", is_flag=True, help="Resolve the host's version ranges anew and re-discover exports.")
 @click.option("--rediscover", is_flag=True, help="Ignore locks and discover every export again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@verbose_option
 @click.pass_context
 def gen_shims(ctx: click.Context, host: Path | None, manifest: Path | None, extra: tuple[str, ...], out: Path,
               check: bool, refresh: bool, rediscover: bool, as_json: bool) -> None:
@@ -98,7 +114,7 @@ def gen_shims(ctx: click.Context, host: Path | None, manifest: Path | None, extr
     else:
         for o in report.changed:
             click.echo(f"{o.action:>9}  {out / o.path}")
-        if ctx.obj["verbose"] and report.discovered:
+        if is_verbose(ctx) and report.discovered:
             click.echo(f"discovered exports of {len(report.discovered)} specifiers: {', '.join(report.discovered)}")
         state = "up to date" if not report.changed else f"{len(report.changed)} files written"
         click.echo(f"{len(shared.specifiers)} shims from {shared.source} in {out}: {state}")
