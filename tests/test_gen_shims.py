@@ -12,6 +12,7 @@ from conftest import plugindev
 from node_fixtures import EXPECTED, write_packages
 
 LOCK = "shims/shims.lock.json"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _shim(out: Path, name: str) -> str:
@@ -184,3 +185,16 @@ def test_npm_failures_are_one_line_and_leave_shims_alone(tmp_path: Path, env_ext
     assert message in result.stderr and add in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert _tree(out) == before
+
+
+@pytest.mark.integration
+def test_committed_lock_equals_real_discovery_at_the_host_versions(tmp_path: Path) -> None:
+    """The shipped lock must be exactly what discovery on the real packages, at host_versions, produces."""
+    out = tmp_path / "pkg"
+    result = plugindev("gen-shims", "--rediscover", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["discovered"]) == 36  # every npm-published specifier, none from a lock
+    fresh = json.loads((out / LOCK).read_text())["shims"]
+    committed = json.loads((REPO / "shims" / "shims.lock.json").read_text())["shims"]
+    differing = sorted(spec for spec in committed.keys() | fresh.keys() if committed.get(spec) != fresh.get(spec))
+    assert differing == [], f"regenerate shims/shims.lock.json: these differ from real discovery: {differing}"
