@@ -123,3 +123,85 @@ def gen_shims(ctx: click.Context, host: Path | None, manifest: Path | None, extr
             click.echo(f"plugindev: {len(report.changed)} generated files are out of date; "
                        "run `plugindev gen-shims` and commit the result", err=True)
         sys.exit(EXIT_FAILURE)
+
+
+def _prompt_missing(value: str | None, label: str, default: str | None = None) -> str | None:
+    """Ask on a TTY; never block a script (no TTY: the caller reports the missing value)."""
+    if value is not None or not sys.stdin.isatty():
+        return value
+    answer: str = click.prompt(label, default=default, show_default=default is not None)
+    return answer
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--id", "plugin_id", help="Plugin id: lowercase letters, digits, '.', '_', '-'.")
+@click.option("--name", help="Display name (default: the id).")
+@click.option("--description", help="One-line description.")
+@click.option("--capability", "capabilities", multiple=True, metavar="NAME",
+              help="ui, resource, exec, networker, log, metric, settings (repeatable).")
+@click.option("--template", default="full", show_default=True, help="full, ui (UI only) or backend (Go only).")
+@click.option("--go-module", default="", help="Go module path (default: github.com/example/<id>).")
+@click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
+@click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the file report as JSON.")
+def scaffold(directory: Path, plugin_id: str | None, name: str | None, description: str | None,
+             capabilities: tuple[str, ...], template: str, go_module: str, force: bool, dry_run: bool,
+             as_json: bool) -> None:
+    """Create a complete new plugin (Go backend and React UI) in DIRECTORY."""
+    from orchestrator.render import Action
+    from orchestrator.scaffold import ScaffoldOptions
+    from orchestrator.scaffold import scaffold as write_scaffold
+
+    plugin_id = _prompt_missing(plugin_id, "Plugin id", default=directory.absolute().name.lower())
+    if plugin_id is None:
+        raise UsageError("--id is required when not asking on a terminal (e.g. --id hello-plugin)")
+    name = _prompt_missing(name, "Display name", default=plugin_id)
+    description = _prompt_missing(description, "Description", default="")
+    options = ScaffoldOptions(plugin_id, name or "", description or "", template, capabilities, go_module).checked()
+    outcomes = write_scaffold(directory, options, force=force, dry_run=dry_run)
+    conflicts = [o for o in outcomes if o.action is Action.CONFLICT]
+    if as_json:
+        click.echo(json.dumps({"directory": str(directory), "dryRun": dry_run,
+                               "files": [{"path": o.path, "action": str(o.action)} for o in outcomes]}, indent=2))
+    else:
+        for o in outcomes:
+            click.echo(f"{o.action:>9}  {directory / o.path}")
+        if dry_run:
+            click.echo("dry run: nothing was written")
+    if conflicts:
+        click.echo(f"plugindev: {len(conflicts)} files differ from the templates and were left as they are; "
+                   "re-run with --force to overwrite them", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def validate(directory: Path, as_json: bool) -> None:
+    """Check a plugin directory; print every problem, naming file and field."""
+    from orchestrator.validate import validate_plugin
+
+    problems = validate_plugin(directory)
+    if as_json:
+        click.echo(json.dumps({"directory": str(directory), "problems": [
+            {"file": p.file, "field": p.field, "message": p.message} for p in problems]}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(f"{directory / problem.file}: {problem.field + ': ' if problem.field else ''}{problem.message}")
+        if not problems:
+            click.echo(f"{directory}: ok")
+    if problems:
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--no-install", is_flag=True, help="Only generate and link; do not install dependencies.")
+def link(directory: Path, no_install: bool) -> None:
+    """Make `@omniviewdev/vite-plugin` resolvable in DIRECTORY/ui (generate, install, link)."""
+    from orchestrator.ui_setup import prepare_ui
+
+    setup = run_async(lambda: prepare_ui(directory, install=not no_install))
+    installed = f"dependencies installed with {setup.package_manager}; " if setup.installed else ""
+    click.echo(f"{setup.ui_dir}: {installed}@omniviewdev/vite-plugin -> {setup.package_dir}")

@@ -1,0 +1,116 @@
+"""`plugindev scaffold`: a complete new plugin from the Jinja templates in `scaffolds/`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.config import BACKEND_CAPABILITIES, CAPABILITIES, UI_CAPABILITY, check_plugin_id, suggest_capability
+from orchestrator.errors import PlugindevError, UsageError
+from orchestrator.paths import resource_dir
+from orchestrator.render import FileSpec, Outcome, apply, plan, render, template_env
+
+TEMPLATE_PARTS = {"full": ("common", "backend", "ui"), "ui": ("common", "ui"), "backend": ("common", "backend")}
+DEFAULT_CAPABILITIES = {"full": ("ui", "settings"), "ui": ("ui",), "backend": ("settings",)}
+
+# Pinned so a scaffold made today builds the same way tomorrow.
+SDK_VERSION = "v0.2.1"
+GO_VERSION = "1.25.0"
+NPM_VERSIONS = {
+    "vite": "8.3.8",
+    "plugin_react": "6.3.0",
+    "react": "19.2.4",
+    "types_react": "19.2.6",
+    "types_react_dom": "19.2.7",
+    "typescript": "5.9.3",
+}
+
+
+@dataclass(frozen=True)
+class ScaffoldOptions:
+    plugin_id: str
+    name: str
+    description: str
+    template: str = "full"
+    capabilities: tuple[str, ...] = ()
+    go_module: str = ""
+
+    def checked(self) -> ScaffoldOptions:
+        """The options with defaults filled in, or a usage error naming the bad value."""
+        if (reason := check_plugin_id(self.plugin_id)) is not None:
+            raise UsageError(f"--id {reason}")
+        if self.template not in TEMPLATE_PARTS:
+            raise UsageError(f"--template {self.template!r} does not exist; choose one of {', '.join(TEMPLATE_PARTS)}")
+        capabilities = self.capabilities or DEFAULT_CAPABILITIES[self.template]
+        for capability in capabilities:
+            if capability not in CAPABILITIES:
+                raise UsageError(f"--capability {capability!r} is unknown{suggest_capability(capability)}")
+        has_backend = "backend" in TEMPLATE_PARTS[self.template]
+        backend = [c for c in capabilities if c in BACKEND_CAPABILITIES]
+        if backend and not has_backend:
+            raise UsageError(f"--capability {backend[0]} needs the Go backend; use --template full or backend")
+        if UI_CAPABILITY in capabilities and "ui" not in TEMPLATE_PARTS[self.template]:
+            raise UsageError("--capability ui needs the React UI; use --template full or ui")
+        if has_backend and not backend:
+            raise UsageError(f"--template {self.template} has a Go backend but no backend capability is listed; "
+                             f"add one of {', '.join(BACKEND_CAPABILITIES)}")
+        if "ui" in TEMPLATE_PARTS[self.template] and UI_CAPABILITY not in capabilities:
+            raise UsageError(f"--template {self.template} has a UI but the 'ui' capability is not listed")
+        return ScaffoldOptions(
+            plugin_id=self.plugin_id,
+            name=self.name or self.plugin_id,
+            description=self.description,
+            template=self.template,
+            capabilities=tuple(dict.fromkeys(capabilities)),
+            go_module=self.go_module or f"github.com/example/{self.plugin_id}",
+        )
+
+
+def scaffold_files(options: ScaffoldOptions) -> dict[str, FileSpec]:
+    """Every file of the new plugin, rendered in memory."""
+    root = resource_dir("scaffolds")
+    env = template_env(root)
+    parts = TEMPLATE_PARTS[options.template]
+    context = {
+        "plugin_id": options.plugin_id,
+        "name": options.name,
+        "description": options.description,
+        "capabilities": list(options.capabilities),
+        "has_ui": "ui" in parts,
+        "has_backend": "backend" in parts,
+        "go_module": options.go_module,
+        "go_version": GO_VERSION,
+        "sdk_version": SDK_VERSION,
+        "npm": NPM_VERSIONS,
+    }
+    files: dict[str, FileSpec] = {}
+    for part in parts:
+        for source in sorted(p for p in (root / part).rglob("*") if p.is_file()):
+            rel = source.relative_to(root / part).as_posix()
+            if rel.endswith(".j2"):
+                content = render(env, f"{part}/{rel}", **context)
+                rel = rel.removesuffix(".j2")
+            else:
+                content = source.read_bytes()
+            files[rel] = FileSpec(content)
+    return files
+
+
+def scaffold(target: Path, options: ScaffoldOptions, *, force: bool = False, dry_run: bool = False) -> list[Outcome]:
+    """Create (or bring up to date) the plugin in `target`; different existing files need `force`."""
+    if target.exists() and not target.is_dir():
+        raise PlugindevError(f"{target} is a file; give a directory for the new plugin")
+    if target.is_dir() and any(target.iterdir()) and not (target / "plugin.yaml").exists():
+        raise PlugindevError(f"{target} is not empty and holds no plugin.yaml; scaffold into a new or empty directory")
+    existing = next(p for p in (target, *target.absolute().parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PlugindevError(f"{existing} is not writable; choose another directory or fix its permissions")
+    files = scaffold_files(options)
+    outcomes = plan(target, files, force=force)
+    if not dry_run:
+        try:
+            apply(target, files, outcomes)
+        except OSError as exc:
+            raise PlugindevError(f"cannot write {exc.filename or target}: {exc.strerror}") from None
+    return outcomes

@@ -1,0 +1,62 @@
+"""`plugindev validate`: every problem of a plugin directory at once, each naming file and field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from orchestrator.config import Problem, read_manifest
+
+ENTRY_CANDIDATES = ("ui/src/entry.ts", "ui/src/entry.tsx", "ui/src/entry.js", "ui/src/entry.jsx")
+VITE_CONFIGS = ("vite.config.ts", "vite.config.mts", "vite.config.js", "vite.config.mjs", "vite.config.cts",
+                "vite.config.cjs")
+
+# `export const plugin`, `export function plugin`, `export { plugin }`, `export { x as plugin }`, ...
+_DECLARED_EXPORT = re.compile(r"\bexport\s+(?:const|let|var|function\*?|class|async\s+function)\s+plugin\b")
+_EXPORT_LIST = re.compile(r"\bexport\s*(?:type\s*)?\{([^}]*)\}")
+_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def exports_named_plugin(source: str) -> bool:
+    """A static check: does this module have a named export called `plugin` (a default is not enough)?"""
+    code = _COMMENT.sub("", source)
+    if _DECLARED_EXPORT.search(code):
+        return True
+    for names in _EXPORT_LIST.findall(code):
+        for item in names.split(","):
+            exported = item.split(" as ")[-1].strip()
+            if exported == "plugin":
+                return True
+    return False
+
+
+def validate_plugin(plugin_dir: Path) -> list[Problem]:
+    if not plugin_dir.is_dir():
+        return [Problem(str(plugin_dir), "", "is not a directory")]
+    manifest, problems = read_manifest(plugin_dir / "plugin.yaml")
+    if manifest is None:
+        return problems
+    if manifest.has_backend and not (plugin_dir / "pkg" / "main.go").is_file():
+        backend = [c for c in manifest.capabilities if c != "ui"]
+        problems.append(Problem("pkg/main.go", "", f"missing, but plugin.yaml lists backend capabilities "
+                                                   f"({', '.join(backend)}); add the Go entry point or drop them"))
+    if manifest.has_ui:
+        problems.extend(_ui_problems(plugin_dir))
+    return problems
+
+
+def _ui_problems(plugin_dir: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    if not (plugin_dir / "ui" / "package.json").is_file():
+        problems.append(Problem("ui/package.json", "", "missing, but plugin.yaml lists the 'ui' capability"))
+    if not any((plugin_dir / "ui" / name).is_file() for name in VITE_CONFIGS):
+        problems.append(Problem("ui/vite.config.ts", "", "missing (no ui/vite.config.* at all); the UI is built "
+                                                        "and served by Vite with omniviewExternals()"))
+    entry = next((plugin_dir / rel for rel in ENTRY_CANDIDATES if (plugin_dir / rel).is_file()), None)
+    if entry is None:
+        problems.append(Problem("ui/src/entry.ts", "", "missing; the host loads the UI from ui/src/entry.ts"))
+    elif not exports_named_plugin(entry.read_text(encoding="utf-8", errors="replace")):
+        problems.append(Problem(str(entry.relative_to(plugin_dir)), "plugin",
+                                "no named export 'plugin'; add `export const plugin = new PluginWindow()...` "
+                                "(a default export is not enough)"))
+    return problems

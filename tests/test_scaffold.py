@@ -1,0 +1,146 @@
+"""`plugindev scaffold`: variants, idempotent and safe rendering, and refusals of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import plugindev
+
+from orchestrator.validate import validate_plugin
+
+BASE = ["--id", "hello-plugin", "--name", "Hello Plugin", "--description", "A test plugin"]
+
+
+def _scaffold(target: Path, *extra: str) -> tuple[int, dict[str, str], str]:
+    result = plugindev("scaffold", str(target), *BASE, "--json", *extra)
+    files = {f["path"]: f["action"] for f in json.loads(result.stdout)["files"]} if result.stdout else {}
+    return result.returncode, files, result.stderr
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("template", "present", "absent"),
+    [
+        ("full", ["pkg/main.go", "go.mod", "ui/src/entry.ts", "ui/vite.config.ts"], []),
+        ("ui", ["ui/src/entry.ts", "ui/package.json"], ["pkg/main.go", "go.mod"]),
+        ("backend", ["pkg/main.go", "go.mod"], ["ui/package.json"]),
+    ],
+)
+def test_each_variant_renders_and_validates_clean(tmp_path: Path, template: str, present: list[str],
+                                                  absent: list[str]) -> None:
+    target = tmp_path / "plugin"
+    code, files, stderr = _scaffold(target, "--template", template)
+    assert code == 0, stderr
+    assert set(files.values()) == {"create"}
+    for rel in [*present, "plugin.yaml", ".gitignore", "README.md"]:
+        assert (target / rel).is_file(), rel
+    for rel in absent:
+        assert not (target / rel).exists(), rel
+    assert validate_plugin(target) == []
+    result = plugindev("validate", str(target))
+    assert result.returncode == 0 and "ok" in result.stdout
+
+
+def test_full_scaffold_content(tmp_path: Path) -> None:
+    target = tmp_path / "plugin"
+    assert _scaffold(target)[0] == 0
+    assert 'sdk.NewPlugin(sdk.PluginOpts{ID: "hello-plugin"})' in (target / "pkg/main.go").read_text()
+    assert "require github.com/omniviewdev/plugin-sdk v0.2.1" in (target / "go.mod").read_text()
+    package = json.loads((target / "ui/package.json").read_text())
+    assert package["type"] == "module" and package["scripts"] == {"dev": "vite", "build": "vite build"}
+    assert package["dependencies"]["react"].startswith("19.")
+    assert package["devDependencies"]["vite"].startswith("8.")
+    assert package["devDependencies"]["@omniviewdev/vite-plugin"] == "file:.plugindev/vite-plugin"
+    config = (target / "ui/vite.config.ts").read_text()
+    for fragment in ("plugins: [react(), omniviewExternals()]", "host: '127.0.0.1'", "cors: true",
+                     "hmr: { protocol: 'ws', host: '127.0.0.1' }", "cssCodeSplit: false", "sourcemap: true",
+                     "input: 'src/entry.ts'", "entryFileNames: 'assets/entry.js'",
+                     "chunkFileNames: 'assets/[name].js'", "assetFileNames: 'assets/[name].[ext]'",
+                     "format: 'system'", "preserveEntrySignatures: 'exports-only'"):
+        assert fragment in config, fragment
+    assert "'localhost'" not in config and "port:" not in config
+    assert "export const plugin = new PluginWindow()" in (target / "ui/src/entry.ts").read_text()
+    page = (target / "ui/src/pages/HomePage.tsx").read_text()
+    assert "useState" in page and 'data-testid="counter"' in page and '"Hello Plugin"' in page
+
+
+def test_second_scaffold_reports_identical_then_conflict_then_force(tmp_path: Path) -> None:
+    target = tmp_path / "plugin"
+    assert _scaffold(target)[0] == 0
+    code, files, _ = _scaffold(target)
+    assert code == 0 and set(files.values()) == {"identical"}
+
+    main_go = target / "pkg/main.go"
+    main_go.write_text(main_go.read_text() + "// mine\n")
+    code, files, stderr = _scaffold(target)
+    assert code == 1 and files["pkg/main.go"] == "conflict" and "--force" in stderr
+    assert {a for p, a in files.items() if p != "pkg/main.go"} == {"identical"}
+    assert main_go.read_text().endswith("// mine\n")
+
+    code, files, _ = _scaffold(target, "--force")
+    assert code == 0 and files["pkg/main.go"] == "overwrite"
+    assert not main_go.read_text().endswith("// mine\n")
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "plugin"
+    code, files, _ = _scaffold(target, "--dry-run")
+    assert code == 0 and files and set(files.values()) == {"create"}
+    assert not target.exists()
+    assert _scaffold(target)[0] == 0
+    (target / "README.md").write_text("changed\n")
+    code, files, _ = _scaffold(target, "--dry-run", "--force")
+    assert files["README.md"] == "overwrite"
+    assert (target / "README.md").read_text() == "changed\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--id", "../x"], "'../x' is not a valid plugin id"),
+        (["--id", "My Plugin"], "'My Plugin' is not a valid plugin id"),
+        (["--id", ""], "--id is empty"),
+        (["--id", "ok", "--template", "fancy"], "--template 'fancy' does not exist; choose one of full, ui, backend"),
+        (["--id", "ok", "--capability", "resouce"], "unknown; did you mean 'resource'?"),
+        (["--id", "ok", "--template", "ui", "--capability", "exec"], "needs the Go backend"),
+    ],
+)
+def test_bad_values_are_refused_and_nothing_is_written(tmp_path: Path, args: list[str], message: str) -> None:
+    target = tmp_path / "plugin"
+    result = plugindev("scaffold", str(target), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_missing_id_without_a_terminal_is_a_usage_error(tmp_path: Path) -> None:
+    result = plugindev("scaffold", str(tmp_path / "plugin"))
+    assert result.returncode == 2 and "--id is required" in result.stderr
+    assert not (tmp_path / "plugin").exists()
+
+
+def test_non_empty_directory_that_is_not_a_plugin_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "project"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me\n")
+    code, _, stderr = _scaffold(target)
+    assert code == 1 and "is not empty and holds no plugin.yaml" in stderr
+    assert _tree(target) == {"notes.txt": b"keep me\n"}
+
+
+def test_unwritable_target_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        target = Path("/proc/plugindev-scaffold-test/plugin")  # root writes through modes, not into /proc
+    else:
+        (tmp_path / "locked").mkdir(mode=0o555)
+        target = tmp_path / "locked" / "plugin"
+    code, _, stderr = _scaffold(target)
+    assert code == 1 and ("is not writable" in stderr or "cannot write" in stderr), stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert not target.exists()
