@@ -132,12 +132,17 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
     return manifest, problems
 
 
+def problems_error(plugin_dir: Path, problems: list[Problem]) -> PlugindevError:
+    """One line for a plugin that cannot be used: its first problem, and how many more there are."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more; run `plugindev validate {plugin_dir}`)" if len(problems) > 1 else ""
+    return PlugindevError(f"{plugin_dir / first.file}: {first.field + ': ' if first.field else ''}"
+                          f"{first.message}{more}")
+
+
 def load_manifest(plugin_dir: Path) -> PluginManifest:
     """The manifest of a plugin that must be usable, or a one-line error naming the first problem."""
     manifest, problems = read_manifest(plugin_dir / "plugin.yaml")
     if problems or manifest is None:
-        first = problems[0] if problems else Problem("plugin.yaml", "", "unusable")
-        more = f" (and {len(problems) - 1} more; run `plugindev validate`)" if len(problems) > 1 else ""
-        raise PlugindevError(f"{plugin_dir / first.file}: {first.field + ': ' if first.field else ''}"
-                             f"{first.message}{more}")
+        raise problems_error(plugin_dir, problems or [Problem("plugin.yaml", "", "unusable")])
     return manifest

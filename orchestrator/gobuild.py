@@ -1,0 +1,145 @@
+"""The Go side of the dev loop: what to watch, how to build, how to read `go build`'s errors.
+
+Builds are serialized: a change during a build cancels it (its whole process group) and one more build
+follows, so there are never two `go build` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import PlugindevError
+from orchestrator.instance import BuildError
+
+BINARY = Path("build/bin/plugin")
+WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
+IGNORED_DIRS = {"ui", "node_modules", "build", "vendor", "testdata"}
+
+_ERROR_LINE = re.compile(r"^(?P<file>[^\s:#][^:]*\.go):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$")
+
+
+def find_go(explicit: str | None = None) -> str:
+    """`--go`, then `$PLUGINDEV_GO`, then PATH, then `$GOROOT/bin`."""
+    for candidate in (explicit, os.environ.get("PLUGINDEV_GO")):
+        if candidate:
+            found = shutil.which(candidate)
+            if found is None:
+                raise PlugindevError(f"Go toolchain {candidate!r} not found or not executable")
+            return found
+    found = shutil.which("go")
+    goroot = os.environ.get("GOROOT")
+    if found is None and goroot and (Path(goroot) / "bin" / "go").is_file():
+        found = str(Path(goroot) / "bin" / "go")
+    if found is None:
+        raise PlugindevError("no Go toolchain: install Go, or pass --go PATH / set PLUGINDEV_GO")
+    return found
+
+
+def find_go_work(plugin_dir: Path) -> Path | None:
+    """The go.work that applies to the plugin, as `go` finds it ($GOWORK, else the nearest upwards)."""
+    setting = os.environ.get("GOWORK")
+    if setting == "off":
+        return None
+    if setting:
+        return Path(setting)
+    for folder in (plugin_dir.resolve(), *plugin_dir.resolve().parents):
+        if (folder / "go.work").is_file():
+            return folder / "go.work"
+    return None
+
+
+def watch_paths(plugin_dir: Path) -> list[Path]:
+    """The plugin itself, plus the go.work file and the `pkg/` of the other modules it uses."""
+    paths = [plugin_dir.resolve()]
+    work = find_go_work(plugin_dir)
+    if work is not None:
+        paths.append(work)
+        for module in _go_work_uses(work):
+            if module != paths[0] and (module / "pkg").is_dir():
+                paths.append(module / "pkg")
+    return paths
+
+
+def _go_work_uses(work: Path) -> list[Path]:
+    text = re.sub(r"//[^\n]*", "", work.read_text())
+    found: list[str] = []
+    for block in re.findall(r"\buse\s*\(([^)]*)\)", text):
+        found.extend(block.split())
+    found.extend(re.findall(r"\buse\s+([^\s(][^\s]*)", text))
+    return [(work.parent / entry.strip('"')).resolve() for entry in found]
+
+
+class GoFileFilter:
+    """watchfiles filter: Go sources and module files, outside UI, build output, vendor and dot-dirs."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots = [r.resolve() for r in roots]
+
+    def __call__(self, _change: object, path: str) -> bool:
+        file = Path(path)
+        if not (file.suffix == ".go" or file.name in WATCHED_NAMES):
+            return False
+        for root in self.roots:
+            if file.is_relative_to(root):
+                parts = file.relative_to(root).parts[:-1]
+                return not any(p in IGNORED_DIRS or p.startswith(".") for p in parts)
+        return True
+
+
+def parse_build_errors(output: str, plugin_dir: Path) -> list[BuildError]:
+    """`file:line[:col]: message` lines of `go build`/`go vet`, with paths made absolute."""
+    errors: list[BuildError] = []
+    for line in output.splitlines():
+        match = _ERROR_LINE.match(line.strip())
+        if match is None:
+            continue
+        file = Path(match["file"])
+        absolute = file if file.is_absolute() else (plugin_dir / file).resolve()
+        errors.append(BuildError(str(absolute), int(match["line"]), int(match["column"] or 0), match["message"]))
+    return errors
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    duration_ns: int
+    output: str
+    errors: list[BuildError]
+
+
+async def go_build(plugin_dir: Path, go: str, *, on_line: Callable[[str], None],
+                   on_start: Callable[[int], None] = lambda _pid: None) -> BuildResult:
+    """`go build -o build/bin/plugin ./pkg`, output streamed; cancelling it kills the whole build."""
+    started = time.monotonic_ns()
+    process = await asyncio.create_subprocess_exec(
+        go, "build", "-buildvcs=false", "-o", str(BINARY), "./pkg", cwd=plugin_dir,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    on_start(process.pid)
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            lines.append(line)
+            on_line(line)
+        code = await process.wait()
+    except asyncio.CancelledError:
+        # go build runs compile and link as children: end the whole group, and wait so no build overlaps
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise
+    output = "\n".join(lines)
+    return BuildResult(code == 0, time.monotonic_ns() - started, output,
+                       [] if code == 0 else parse_build_errors(output, plugin_dir))

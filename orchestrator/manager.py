@@ -1,0 +1,364 @@
+"""`plugindev run`: one session per plugin, all on one event loop, shut down through one event.
+
+A session's start order: validate -> Node env and UI deps -> vite-plugin linked -> Vite -> initial Go build
+-> install -> plugin process -> handshake -> health -> .devinfo -> watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import PluginManifest, load_manifest, problems_error
+from orchestrator.devinfo import DevInfo, remove_devinfo, write_devinfo
+from orchestrator.errors import PlugindevError
+from orchestrator.gobuild import BINARY, GoFileFilter, find_go, go_build, watch_paths
+from orchestrator.install import install_binary, plugin_state_dir, sdk_home, sync_manifest
+from orchestrator.instance import DevState, EventBus, Instance, Level, Source, Status, now_rfc3339
+from orchestrator.leftovers import ProcessRegistry, reap_leftovers
+from orchestrator.loops import rebuild_loop
+from orchestrator.output import Printer
+from orchestrator.paths import state_root
+from orchestrator.validate import validate_plugin
+
+# waits between restarts of a plugin that keeps exiting on its own
+RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0)
+HEALTH_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    vite: bool = True
+    ui_mode: str = "dev"  # "dev": Vite dev server with HMR; "build": vite build on change, assets installed
+    debounce_ms: int = 150
+    go: str | None = None
+    handshake_timeout: float = 30.0
+    vite_timeout: float = 30.0
+
+
+class PluginSession:
+    """Everything plugindev runs for one plugin, and its published state."""
+
+    def __init__(self, plugin_dir: Path, manifest: PluginManifest, bus: EventBus, options: RunOptions,
+                 registry: ProcessRegistry, taken_ports: set[int]) -> None:
+        self.plugin_dir = plugin_dir.resolve()
+        self.manifest = manifest
+        self.options = options
+        self.registry = registry
+        self.taken_ports = taken_ports
+        self.instance = Instance(DevState(pluginID=manifest.id, devPath=str(self.plugin_dir)), bus)
+        self.state_dir = plugin_state_dir(manifest.id)
+        self.plugin: Any = None  # PluginProcess, imported lazily (grpc)
+        self.plugin_healthy = False
+        self.vite_port: int | None = None
+        self.vite_ready = False
+        self.rebuild = asyncio.Event()
+        self.plugin_lock = asyncio.Lock()
+        self._exit_watch: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- logging shortcuts ------------------------------------------------------------------------------
+    def say(self, message: str, level: Level = Level.INFO, source: Source = Source.MANAGER) -> None:
+        self.instance.log(source, message, level)
+
+    @property
+    def uses_vite(self) -> bool:
+        return self.manifest.has_ui and self.options.vite and self.options.ui_mode == "dev"
+
+    # -- the whole session --------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                if self.manifest.has_ui and self.options.vite:
+                    await self._prepare_ui()
+                    if self.uses_vite:
+                        group.create_task(self._run_vite(stop))
+                    else:
+                        from orchestrator.ui_build import ui_build_loop
+
+                        group.create_task(ui_build_loop(self, stop))
+                if self.manifest.has_backend:
+                    group.create_task(self._go_loop(stop))
+                await stop.wait()
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        self._stopping = True
+        async with self.plugin_lock:
+            await self._stop_plugin()
+        remove_devinfo(self.state_dir)
+        self.instance.update(goStatus=Status.STOPPED, viteStatus=Status.STOPPED, viteURL="", grpcConnected=False)
+
+    # -- UI -------------------------------------------------------------------------------------------------
+    async def _prepare_ui(self) -> None:
+        from orchestrator.ui_setup import prepare_ui
+
+        self.instance.update(viteStatus=Status.STARTING)
+        self.say("preparing ui/: Node environment, dependencies, @omniviewdev/vite-plugin")
+        setup = await prepare_ui(self.plugin_dir)
+        if setup.installed:
+            self.say(f"installed UI dependencies with {setup.package_manager}")
+
+    async def _run_vite(self, stop: asyncio.Event) -> None:
+        from orchestrator.node import ensure_node_env
+        from orchestrator.vite import ViteServer, allocate_port, supervise
+
+        env = (await ensure_node_env()).environ()
+        port = allocate_port(self.taken_ports)
+        self.taken_ports.add(port)
+
+        def make_server(chosen: int) -> ViteServer:
+            self.taken_ports.add(chosen)
+            self.vite_port = chosen
+            return ViteServer(self.plugin_dir / "ui", chosen, env=env, ready_timeout=self.options.vite_timeout,
+                              on_output=lambda line: self.say(line, source=Source.VITE),
+                              on_spawn=lambda pid: self.registry.add("vite", self.manifest.id, pid))
+
+        await supervise(make_server, port, on_status=self._on_vite_status, stop_event=stop)
+
+    def _on_vite_status(self, status: str, message: str) -> None:
+        self.vite_ready = status == "ready"
+        url = f"http://127.0.0.1:{self.vite_port}" if self.vite_ready else ""
+        changes: dict[str, Any] = {"viteStatus": Status(status), "viteURL": url, "vitePort": self.vite_port or 0}
+        if status == "error":
+            changes["lastError"] = message
+            self.say(message, Level.ERROR, Source.VITE)
+        elif status == "ready":
+            self.say(f"ready at {url}", source=Source.VITE)
+        self.instance.update(**changes)
+        if self.vite_ready:
+            self._advertise()
+
+    # -- Go -------------------------------------------------------------------------------------------------
+    async def _go_loop(self, stop: asyncio.Event) -> None:
+        go = find_go(self.options.go)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._watch(stop))
+            group.create_task(self._builder(go, stop))
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        from watchfiles import awatch
+
+        paths = watch_paths(self.plugin_dir)
+        # `step` is the trailing quiet period for the whole plugin; `debounce` only caps a long burst.
+        async for changes in awatch(*paths, watch_filter=GoFileFilter(paths), step=self.options.debounce_ms,
+                                    debounce=max(2000, 10 * self.options.debounce_ms), stop_event=stop):
+            names = sorted({Path(p).name for _, p in changes})
+            self.say(f"changed: {', '.join(names)}", Level.DEBUG, Source.GO_WATCH)
+            self.rebuild.set()
+
+    async def _builder(self, go: str, stop: asyncio.Event) -> None:
+        async def install_and_restart() -> None:
+            async with self.plugin_lock:
+                await self._install_and_restart()
+
+        self.rebuild.set()  # the initial build
+        await rebuild_loop(self.rebuild, stop, lambda: self._build(go), install_and_restart,
+                           lambda: self.say("files changed during the build: cancelled it, building again",
+                                            source=Source.GO_BUILD))
+
+    async def _build(self, go: str) -> bool:
+        self.instance.update(goStatus=Status.BUILDING)
+        self.say("go build ./pkg", source=Source.GO_BUILD)
+        pid: list[int] = []
+
+        def started(build_pid: int) -> None:
+            pid.append(build_pid)
+            self.registry.add("go-build", self.manifest.id, build_pid)
+
+        try:
+            result = await go_build(self.plugin_dir, go, on_start=started,
+                                    on_line=lambda line: self.say(line, Level.DEBUG, Source.GO_BUILD))
+        finally:
+            self.registry.discard(pid[0] if pid else None)
+        duration_ms = result.duration_ns / 1e6
+        self.instance.update(lastBuildDuration=result.duration_ns, lastBuildTime=now_rfc3339())
+        if result.ok:
+            self.say(f"built in {duration_ms:.0f} ms", source=Source.GO_BUILD)
+            return True
+        errors = result.errors
+        summary = str(errors[0]) if errors else (result.output.strip().splitlines() or ["go build failed"])[-1]
+        for line in result.output.splitlines():
+            if line.strip() and not line.startswith("#"):
+                self.say(line, Level.ERROR, Source.GO_BUILD)
+        self.instance.report_errors(errors)
+        self.instance.update(goStatus=Status.ERROR, lastError=summary)
+        if self.plugin is not None:
+            self.say("build failed: the running plugin keeps serving", Level.WARN, Source.GO_BUILD)
+        return False
+
+    # -- the plugin process ------------------------------------------------------------------------------------
+    async def _install_and_restart(self) -> None:
+        install_binary(self.plugin_dir / BINARY, self.state_dir)
+        if sync_manifest(self.plugin_dir, self.state_dir):
+            self.say(f"installed plugin.yaml into {self.state_dir}")
+        await self._stop_plugin()
+        await self._start_plugin()
+
+    async def _start_plugin(self) -> bool:
+        from orchestrator.plugin_process import PluginProcess
+
+        self.instance.update(goStatus=Status.STARTING)
+        extra = {"OMNIVIEW_VITE_PORT": str(self.vite_port)} if self.vite_port else {}
+        home = sdk_home(self.state_dir.parent.parent)
+        if home is not None:
+            extra["HOME"] = str(home)
+        try:
+            process = await PluginProcess.start(
+                self.state_dir / "bin" / "plugin", plugin_id=self.manifest.id, cwd=self.plugin_dir, extra_env=extra,
+                on_output=self._plugin_output, handshake_timeout=self.options.handshake_timeout)
+        except PlugindevError as exc:
+            self.instance.update(goStatus=Status.ERROR, lastError=str(exc), grpcConnected=False)
+            self.say(str(exc), Level.ERROR)
+            return False
+        self.registry.add("plugin", self.manifest.id, process.pid)
+        self.plugin = process
+        healthy = await process.check_health()
+        self.plugin_healthy = healthy
+        if not healthy:
+            self.instance.update(goStatus=Status.ERROR, lastError="plugin started but its gRPC health check fails",
+                                 grpcConnected=False)
+            self.say("plugin started but its gRPC health check fails", Level.ERROR)
+        else:
+            self.instance.update(goStatus=Status.READY, grpcConnected=True, lastError="")
+            self.say(f"plugin running: pid {process.pid}, {process.handshake.network} {process.handshake.address}")
+            self._advertise()
+        self._exit_watch = asyncio.create_task(self._watch_plugin(process))
+        return healthy
+
+    def _plugin_output(self, stream: str, line: str) -> None:
+        self.say(line, Level.INFO, Source.PLUGIN)
+
+    async def _stop_plugin(self) -> None:
+        if self._exit_watch is not None:
+            self._exit_watch.cancel()
+            await asyncio.gather(self._exit_watch, return_exceptions=True)
+            self._exit_watch = None
+        if self.plugin is None:
+            return
+        process, self.plugin = self.plugin, None
+        self.plugin_healthy = False
+        remove_devinfo(self.state_dir)
+        self.instance.update(grpcConnected=False)
+        code = await process.stop()
+        self.registry.discard(process.pid)
+        self.say(f"stopped plugin pid {process.pid} (exit {code})", Level.DEBUG)
+
+    async def _watch_plugin(self, process: Any) -> None:
+        """Health every few seconds; an exit of its own is reported and restarted from the installed binary."""
+        attempt = 0
+        while True:
+            try:
+                code = await asyncio.wait_for(process.wait(), HEALTH_INTERVAL)
+            except TimeoutError:
+                healthy = await process.check_health()
+                if healthy != self.plugin_healthy:
+                    self.plugin_healthy = healthy
+                    self.instance.update(grpcConnected=healthy)
+                continue
+            break
+        if self._stopping:
+            return
+        async with self.plugin_lock:
+            if self.plugin is not process:
+                return
+            self.plugin = None
+            self.registry.discard(process.pid)
+            remove_devinfo(self.state_dir)
+            message = f"plugin exited on its own with code {code}; restarting it"
+            self.instance.update(goStatus=Status.ERROR, grpcConnected=False, lastError=message)
+            self.say(message, Level.ERROR)
+        while not self._stopping:
+            await asyncio.sleep(RESTART_BACKOFF[min(attempt, len(RESTART_BACKOFF) - 1)])
+            attempt += 1
+            async with self.plugin_lock:
+                if self._stopping or self.plugin is not None:
+                    return
+                # the restarted process gets a watcher of its own; this one ends here
+                self._exit_watch = None
+                if await self._start_plugin():
+                    return
+
+    def _advertise(self) -> None:
+        """Write .devinfo once the plugin is healthy and Vite (if any) is ready."""
+        process = self.plugin
+        if process is None or not self.plugin_healthy or (self.uses_vite and not self.vite_ready):
+            return
+        info = DevInfo(
+            pid=process.pid, protocol=process.handshake.protocol, protocolVersion=process.handshake.app_version,
+            addr=process.handshake.address, network=process.handshake.network, pluginId=self.manifest.id,
+            version=self.manifest.version, startedAt=now_rfc3339(), processStartTime=process.start_time,
+            plugindevPid=os.getpid(), vitePort=self.vite_port if self.uses_vite else None,
+        )
+        path = write_devinfo(self.state_dir, info)
+        self.say(f"wrote {path}", Level.DEBUG)
+
+
+class DevRunner:
+    """All sessions of one `plugindev run`, their shared bus, ports and process registry."""
+
+    def __init__(self, plugin_dirs: list[Path], options: RunOptions, registry: ProcessRegistry) -> None:
+        self.bus = EventBus()
+        self.options = options
+        self.registry = registry
+        taken: set[int] = set()
+        seen: dict[str, Path] = {}
+        self.sessions: list[PluginSession] = []
+        for plugin_dir in plugin_dirs:
+            problems = validate_plugin(plugin_dir)
+            if problems:
+                raise problems_error(plugin_dir, problems)
+            manifest = load_manifest(plugin_dir)
+            if manifest.id in seen:
+                raise PlugindevError(f"{plugin_dir} and {seen[manifest.id]} are both plugin {manifest.id!r}")
+            seen[manifest.id] = plugin_dir
+            self.sessions.append(PluginSession(plugin_dir, manifest, self.bus, options, registry, taken))
+
+    async def run(self, stop: asyncio.Event, on_start: Callable[[], None] = lambda: None) -> None:
+        on_start()
+        async with asyncio.TaskGroup() as group:
+            for session in self.sessions:
+                group.create_task(session.run(stop))
+
+
+async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer) -> None:
+    """The whole `plugindev run`: reap leftovers, run every session, stop on SIGINT/SIGTERM (twice: force)."""
+    root = state_root()
+    for message in await reap_leftovers(root):
+        printer.line("system", message)
+    registry = ProcessRegistry(root)
+    runner = DevRunner(plugin_dirs, options, registry)
+    printer.show_plugin = len(runner.sessions) > 1
+    queue = runner.bus.subscribe()
+    printing = asyncio.create_task(printer.run(queue))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            registry.kill_all()
+            for session in runner.sessions:
+                remove_devinfo(session.state_dir)
+            os._exit(130)
+        printer.line("system", "stopping (press Ctrl+C again to force)")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await runner.run(stop)
+    except* PlugindevError as failures:
+        raise failures.exceptions[0] from None
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        while not queue.empty():
+            printer.handle(queue.get_nowait())
+        printing.cancel()
+        registry.close()

@@ -1,0 +1,66 @@
+"""What an author reads: one line per event (`HH:MM:SS [tag] message`), or NDJSON with `--json`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import datetime
+from typing import TextIO
+
+from orchestrator.instance import EVENT_ERROR, EVENT_LOG, EVENT_STATUS, Event, Level, Source
+
+_TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
+         Source.PLUGIN: "plugin"}
+_COLOURS = {"system": "36", "vite": "35", "go": "34", "plugin": "32", "error": "31", "warn": "33"}
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+class Printer:
+    """Consumes the event bus; several plugins share one output, so lines carry the plugin id when > 1."""
+
+    def __init__(self, *, stream: TextIO = sys.stdout, as_json: bool = False, verbose: bool = False,
+                 show_plugin: bool = False) -> None:
+        self.stream = stream
+        self.as_json = as_json
+        self.verbose = verbose
+        self.show_plugin = show_plugin
+        self.colour = use_colour(stream) and not as_json
+
+    def line(self, tag: str, message: str, plugin_id: str = "") -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        label = f"[{tag}]"
+        if self.colour:
+            label = f"\x1b[{_COLOURS.get(tag, '0')}m{label}\x1b[0m"
+        prefix = f"{plugin_id} " if self.show_plugin and plugin_id else ""
+        self.stream.write(f"{stamp} {prefix}{label} {message}\n")
+        self.stream.flush()
+
+    def handle(self, event: Event) -> None:
+        if self.as_json:
+            self.stream.write(json.dumps(event.to_json()) + "\n")
+            self.stream.flush()
+            return
+        if event.name == EVENT_LOG:
+            for entry in event.payload:
+                level = Level(entry["level"])
+                if level is Level.DEBUG and not self.verbose:
+                    continue
+                tag = "error" if level is Level.ERROR else _TAGS[Source(entry["source"])]
+                self.line(tag, entry["message"], event.plugin_id)
+        elif event.name == EVENT_ERROR:
+            for error in event.payload["errors"]:
+                self.line("error", f"{error['file']}:{error['line']}:{error['column']}: {error['message']}",
+                          event.plugin_id)
+        elif event.name == EVENT_STATUS and self.verbose:
+            state = event.payload
+            self.line("system", f"status vite={state['viteStatus']} go={state['goStatus']} "
+                                f"grpc={'up' if state['grpcConnected'] else 'down'}", event.plugin_id)
+
+    async def run(self, queue: asyncio.Queue[Event]) -> None:
+        while True:
+            self.handle(await queue.get())

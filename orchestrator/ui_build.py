@@ -1,0 +1,83 @@
+"""`--ui build`: for hosts that cannot load dev ESM, rebuild the UI on change and install its assets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.install import install_assets
+from orchestrator.instance import Level, Source, Status
+from orchestrator.loops import rebuild_loop
+from orchestrator.node import ensure_node_env
+
+if TYPE_CHECKING:
+    from orchestrator.manager import PluginSession
+
+_IGNORED = {"node_modules", "dist", ".plugindev"}
+
+
+def ui_filter(ui_dir: Path) -> Callable[[object, str], bool]:
+    """Everything under ui/ but dependencies, build output and dot-folders."""
+    root = ui_dir.resolve()
+
+    def accept(_change: object, path: str) -> bool:
+        parts = Path(path).relative_to(root).parts if Path(path).is_relative_to(root) else ()
+        return not any(p in _IGNORED or p.startswith(".") for p in parts)
+
+    return accept
+
+
+async def ui_build_loop(session: PluginSession, stop: asyncio.Event) -> None:
+    from watchfiles import awatch
+
+    ui_dir = session.plugin_dir / "ui"
+    env = (await ensure_node_env()).environ()
+    trigger = asyncio.Event()
+
+    async def build() -> bool:
+        session.instance.update(viteStatus=Status.BUILDING)
+        session.say("vite build", source=Source.VITE)
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            str(ui_dir / "node_modules" / ".bin" / "vite"), "build", cwd=ui_dir, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        session.registry.add("vite-build", session.manifest.id, process.pid)
+        try:
+            assert process.stdout is not None
+            async for raw in process.stdout:
+                session.say(raw.decode(errors="replace").rstrip(), Level.DEBUG, Source.VITE)
+            code = await process.wait()
+        except asyncio.CancelledError:
+            process.kill()
+            await process.wait()
+            raise
+        finally:
+            session.registry.discard(process.pid)
+        if code != 0:
+            session.instance.update(viteStatus=Status.ERROR, lastError=f"vite build failed with exit code {code}")
+            session.say(f"vite build failed with exit code {code}", Level.ERROR, Source.VITE)
+            return False
+        session.say(f"built UI in {(time.monotonic() - started) * 1000:.0f} ms", source=Source.VITE)
+        return True
+
+    async def install() -> None:
+        target = install_assets(ui_dir / "dist" / "assets", session.state_dir)
+        session.instance.update(viteStatus=Status.READY)
+        session.say(f"installed UI assets into {target}", source=Source.VITE)
+
+    async def watch() -> None:
+        async for _ in awatch(ui_dir, watch_filter=ui_filter(ui_dir), step=session.options.debounce_ms,
+                              stop_event=stop):
+            trigger.set()
+
+    trigger.set()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(watch())
+        group.create_task(rebuild_loop(trigger, stop, build, install,
+                                       lambda: session.say("UI changed during the build: building again",
+                                                           source=Source.VITE)))

@@ -1,0 +1,188 @@
+"""Units of the dev loop that need no real processes: errors, filters, state, events, rebuild serialization."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestrator.devinfo import DevInfo, process_start_time, read_devinfo, write_devinfo
+from orchestrator.gobuild import GoFileFilter, parse_build_errors, watch_paths
+from orchestrator.instance import (
+    EVENT_ERROR,
+    EVENT_LOG,
+    EVENT_STATUS,
+    LOG_CAPACITY,
+    BuildError,
+    DevState,
+    EventBus,
+    Instance,
+    Level,
+    Source,
+    Status,
+)
+from orchestrator.loops import rebuild_loop
+from orchestrator.output import Printer
+
+GO_OUTPUT = """\
+# example.com/testplugin/pkg
+pkg/main.go:36:22: undefined: undefinedThing
+./pkg/util.go:7:2: "fmt" imported and not used
+pkg/other.go:12: syntax error: unexpected newline
+/abs/path/x.go:1:1: absolute stays
+note: module requires Go 1.99
+"""
+
+
+def test_build_errors_are_parsed_with_absolute_paths(tmp_path: Path) -> None:
+    errors = parse_build_errors(GO_OUTPUT, tmp_path)
+    assert errors == [
+        BuildError(str(tmp_path / "pkg/main.go"), 36, 22, "undefined: undefinedThing"),
+        BuildError(str(tmp_path / "pkg/util.go"), 7, 2, '"fmt" imported and not used'),
+        BuildError(str(tmp_path / "pkg/other.go"), 12, 0, "syntax error: unexpected newline"),
+        BuildError("/abs/path/x.go", 1, 1, "absolute stays"),
+    ]
+    assert all(e.severity == "error" for e in errors)
+    assert str(errors[0]) == f"{tmp_path}/pkg/main.go:36:22: undefined: undefinedThing"
+
+
+@pytest.mark.parametrize(
+    ("rel", "watched"),
+    [
+        ("pkg/main.go", True), ("go.mod", True), ("go.sum", True), ("internal/x/y.go", True),
+        ("pkg/main.txt", False), ("ui/src/x.go", False), ("ui/node_modules/a/b.go", False),
+        ("build/bin/x.go", False), ("vendor/a/a.go", False), ("pkg/testdata/t.go", False),
+        (".git/x.go", False), ("pkg/.hidden/x.go", False), ("node_modules/x.go", False),
+    ],
+)
+def test_go_file_filter(tmp_path: Path, rel: str, watched: bool) -> None:
+    assert GoFileFilter([tmp_path])(None, str(tmp_path / rel)) is watched
+
+
+def test_watch_paths_follow_go_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOWORK", raising=False)
+    plugin = tmp_path / "plugin"
+    shared = tmp_path / "shared"
+    for folder in (plugin / "pkg", shared / "pkg"):
+        folder.mkdir(parents=True)
+    (tmp_path / "go.work").write_text("go 1.25\n\nuse (\n\t./plugin\n\t./shared // a library\n)\n")
+    assert watch_paths(plugin) == [plugin.resolve(), tmp_path / "go.work", (shared / "pkg").resolve()]
+
+
+def test_instance_events_and_log_ring() -> None:
+    async def scenario() -> None:
+        bus = EventBus()
+        queue = bus.subscribe()
+        instance = Instance(DevState(pluginID="p", devPath="/x"), bus)
+        instance.update(goStatus=Status.BUILDING)
+        instance.update(goStatus=Status.BUILDING)  # no change, no event
+        instance.log(Source.GO_BUILD, "hello", Level.WARN)
+        instance.report_errors([BuildError("/x/a.go", 1, 2, "bad")])
+        events = [queue.get_nowait() for _ in range(queue.qsize())]
+        assert [e.name for e in events] == [EVENT_STATUS, EVENT_LOG, EVENT_ERROR]
+        status = events[0].payload
+        assert status["goStatus"] == "building" and status["pluginID"] == "p" and status["viteURL"] == ""
+        assert set(status) == {"pluginID", "mode", "devPath", "vitePort", "viteURL", "viteStatus", "goStatus",
+                               "lastBuildDuration", "lastBuildTime", "lastError", "grpcConnected"}
+        (entry,) = events[1].payload
+        assert entry["source"] == "go-build" and entry["level"] == "warn" and entry["pluginID"] == "p"
+        assert events[2].payload == {"pluginID": "p", "errors": [
+            {"file": "/x/a.go", "line": 1, "column": 2, "message": "bad", "severity": "error"}]}
+        for i in range(LOG_CAPACITY + 10):
+            instance.log(Source.MANAGER, f"m{i}")
+        assert len(instance.logs) == LOG_CAPACITY
+        assert instance.recent_logs(2)[-1].message == f"m{LOG_CAPACITY + 9}"
+        assert len(instance.recent_logs(0)) == LOG_CAPACITY
+
+    asyncio.run(scenario())
+
+
+def test_printer_lines_and_json() -> None:
+    async def scenario() -> tuple[str, str]:
+        bus = EventBus()
+        queue = bus.subscribe()
+        instance = Instance(DevState(pluginID="p", devPath="/x"), bus)
+        instance.log(Source.VITE, "ready")
+        instance.log(Source.GO_BUILD, "debug detail", Level.DEBUG)
+        instance.log(Source.PLUGIN, "boom", Level.ERROR)
+        instance.report_errors([BuildError("/x/a.go", 3, 4, "undefined: y")])
+        events = [queue.get_nowait() for _ in range(queue.qsize())]
+        text, ndjson = io.StringIO(), io.StringIO()
+        for event in events:
+            Printer(stream=text).handle(event)
+            Printer(stream=ndjson, as_json=True).handle(event)
+        return text.getvalue(), ndjson.getvalue()
+
+    text, ndjson = asyncio.run(scenario())
+    lines = text.splitlines()
+    assert [line[9:] for line in lines] == ["[vite] ready", "[error] boom", "[error] /x/a.go:3:4: undefined: y"]
+    assert all(line[2] == ":" and line[5] == ":" for line in lines)
+    assert "\x1b[" not in text  # not a TTY: no colour
+    parsed = [json.loads(line) for line in ndjson.splitlines()]
+    assert [p["event"] for p in parsed] == [EVENT_LOG, EVENT_LOG, EVENT_LOG, EVENT_ERROR]
+
+
+def test_rebuild_loop_cancels_a_build_on_change_and_never_overlaps() -> None:
+    async def scenario() -> tuple[int, int, int, int]:
+        trigger, stop = asyncio.Event(), asyncio.Event()
+        running = 0
+        overlap = 0
+        started = 0
+        finished = 0
+
+        async def build() -> bool:
+            nonlocal running, overlap, started, finished
+            running += 1
+            started += 1
+            overlap = max(overlap, running)
+            try:
+                await asyncio.sleep(0.3)
+                finished += 1
+                return True
+            finally:
+                running -= 1
+
+        successes: list[int] = []
+
+        async def on_success() -> None:
+            successes.append(started)
+
+        cancelled: list[int] = []
+        loop_task = asyncio.create_task(rebuild_loop(trigger, stop, build, on_success, lambda: cancelled.append(1)))
+        trigger.set()
+        await asyncio.sleep(0.1)
+        trigger.set()  # during the first build: it is cancelled and one more follows
+        await asyncio.sleep(0.05)
+        trigger.set()  # during the second build
+        await asyncio.sleep(0.6)
+        stop.set()
+        await loop_task
+        return started, finished, overlap, len(cancelled) + 10 * len(successes)
+
+    started, finished, overlap, outcome = asyncio.run(scenario())
+    assert (started, finished, overlap) == (3, 1, 1)
+    assert outcome == 2 + 10  # two cancelled, one success
+
+
+def test_devinfo_is_atomic_and_checked(tmp_path: Path) -> None:
+    state = tmp_path / "plugins" / "hello"
+    info = DevInfo(pid=os.getpid(), protocol="grpc", protocolVersion=1, addr="/tmp/sock", network="unix",
+                   pluginId="hello", version="0.1.0", startedAt="2026-01-01T00:00:00Z",
+                   processStartTime=process_start_time(os.getpid()), plugindevPid=os.getpid())
+    path = write_devinfo(state, info)
+    data, reason = read_devinfo(path)
+    assert reason == "" and data is not None and "vitePort" not in data and data["network"] == "unix"
+    assert not path.with_name(".devinfo.tmp").exists()
+    bad = {**info.to_json(), "processStartTime": (info.processStartTime or 0) + 1}
+    path.write_text(json.dumps(bad))
+    assert read_devinfo(path) == (None, f"process {os.getpid()} is not running")  # a recycled PID
+    path.write_text(json.dumps({**info.to_json(), "pluginId": "other"}))
+    assert "does not match the directory" in read_devinfo(path)[1]
+    path.write_text(json.dumps({**info.to_json(), "pid": 0}))
+    assert "not a positive integer" in read_devinfo(path)[1]
+    path.write_text("{nope")
+    assert read_devinfo(path) == (None, "not valid JSON")
