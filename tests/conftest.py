@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vite_support import ViteProcesses, generate_vite_plugin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,3 +40,16 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     root = tmp_path / "state"
     monkeypatch.setenv("OMNIVIEW_STATE_DIR", str(root))
     yield root
+
+
+@pytest.fixture
+def vite_processes() -> Iterator[ViteProcesses]:
+    """Start Vite servers with `.start(app_dir)`; all are stopped (process group killed) after the test."""
+    with ViteProcesses() as procs:
+        yield procs
+
+
+@pytest.fixture(scope="session")
+def generated_vite_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `@omniviewdev/vite-plugin` package written by the real `plugindev gen-shims --out`, once per session."""
+    return generate_vite_plugin(tmp_path_factory.mktemp("vite-plugin") / "pkg")
