@@ -145,6 +145,7 @@ def _prompt_missing(value: str | None, label: str, default: str | None = None) -
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the file report as JSON.")
+@verbose_option
 def scaffold(directory: Path, plugin_id: str | None, name: str | None, description: str | None,
              capabilities: tuple[str, ...], template: str, go_module: str, force: bool, dry_run: bool,
              as_json: bool) -> None:
@@ -178,6 +179,7 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@verbose_option
 def validate(directory: Path, as_json: bool) -> None:
     """Check a plugin directory; print every problem, naming file and field."""
     from orchestrator.validate import validate_plugin
@@ -198,6 +200,7 @@ def validate(directory: Path, as_json: bool) -> None:
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--no-install", is_flag=True, help="Only generate and link; do not install dependencies.")
+@verbose_option
 def link(directory: Path, no_install: bool) -> None:
     """Make `@omniviewdev/vite-plugin` resolvable in DIRECTORY/ui (generate, install, link)."""
     from orchestrator.ui_setup import prepare_ui

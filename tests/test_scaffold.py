@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +148,28 @@ def test_unwritable_target_is_refused(tmp_path: Path) -> None:
     assert code == 1 and ("is not writable" in stderr or "cannot write" in stderr), stderr
     assert len(stderr.strip().splitlines()) == 1
     assert not target.exists()
+
+
+def test_missing_values_are_asked_for_on_a_terminal(tmp_path: Path) -> None:
+    master, slave = pty.openpty()
+    target = tmp_path / "asked"
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "scaffold", str(target), "--template", "ui"],
+                               stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    answers = [("Plugin id", b"tty-plugin\n"), ("Display name", b"\n"), ("Description", b"Asked for\n")]
+    seen = b""
+    try:
+        for prompt, answer in answers:
+            while prompt.encode() not in seen:
+                ready, _, _ = select.select([master], [], [], 20)
+                assert ready, f"no prompt {prompt!r}; got {seen!r}"
+                seen += os.read(master, 4096)
+            seen = b""
+            os.write(master, answer)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    manifest = (target / "plugin.yaml").read_text()
+    assert "id: tty-plugin" in manifest and 'name: "tty-plugin"' in manifest and '"Asked for"' in manifest
