@@ -113,12 +113,19 @@ class PluginSession:
         port = allocate_port(self.taken_ports)
         self.taken_ports.add(port)
 
+        spawned: list[int] = []
+
+        def record(pid: int) -> None:
+            if spawned:
+                self.registry.discard(spawned.pop())  # the previous Vite is gone before its replacement starts
+            spawned.append(pid)
+            self.registry.add("vite", self.manifest.id, pid)
+
         def make_server(chosen: int) -> ViteServer:
             self.taken_ports.add(chosen)
             self.vite_port = chosen
             return ViteServer(self.plugin_dir / "ui", chosen, env=env, ready_timeout=self.options.vite_timeout,
-                              on_output=lambda line: self.say(line, source=Source.VITE),
-                              on_spawn=lambda pid: self.registry.add("vite", self.manifest.id, pid))
+                              on_output=lambda line: self.say(line, source=Source.VITE), on_spawn=record)
 
         await supervise(make_server, port, on_status=self._on_vite_status, stop_event=stop)
 
