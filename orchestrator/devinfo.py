@@ -12,14 +12,16 @@ DEVINFO = ".devinfo"
 
 
 def process_start_time(pid: int) -> int | None:
-    """Start time of a process in clock ticks since boot (Linux), to tell a recycled PID apart."""
+    """Start time of `pid` in clock ticks since boot (Linux); with the PID it names a process across PID reuse."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # the command name (field 2) may hold spaces and parentheses: split after its closing one
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[19])
+    # Field 2 (the command name) may hold spaces and parentheses: count from the last ")", which ends it.
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
 
 
 def pid_alive(pid: int, start_time: int | None = None) -> bool:

@@ -1,0 +1,93 @@
+"""Helpers for tests that run a real go-plugin binary: the `testplugin` fixture, built once per source hash.
+
+Typical use::
+
+    binary = build_fixture()                       # cached: $PLUGINDEV_CACHE_DIR/go-fixtures/<hash>/plugin
+    plugin_dir = copy_fixture(tmp_path / "testplugin")   # an editable copy (no build/ folder)
+    binary = build_fixture(plugin_dir)             # a copy is cached by its own content hash
+
+A cold build (empty GOCACHE) takes ~40 s, a warm one about a second, so the binary is cached by the hash of the
+sources and of the Go toolchain, and built under a file lock so parallel test sessions build it only once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "testplugin"
+PLUGIN_ID = "testplugin"
+
+_SOURCE_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
+
+
+def find_go() -> str:
+    """`$PLUGINDEV_GO`, else `go` on PATH, else `$GOROOT/bin/go`; fails the test run with a clear message."""
+    for candidate in (os.environ.get("PLUGINDEV_GO"), shutil.which("go")):
+        if candidate:
+            return candidate
+    goroot = os.environ.get("GOROOT")
+    if goroot and (Path(goroot) / "bin" / "go").is_file():
+        return str(Path(goroot) / "bin" / "go")
+    raise RuntimeError("no Go toolchain: the go-plugin tests need Go (PATH, $PLUGINDEV_GO or $GOROOT)")
+
+
+def _source_files(plugin_dir: Path) -> list[Path]:
+    ignored = {"build", "ui", "node_modules", "vendor"}
+    found = []
+    for path in sorted(plugin_dir.rglob("*")):
+        parts = path.relative_to(plugin_dir).parts
+        if any(part in ignored or part.startswith(".") for part in parts[:-1]):
+            continue
+        if path.is_file() and (path.suffix == ".go" or path.name in _SOURCE_NAMES):
+            found.append(path)
+    return found
+
+
+def source_hash(plugin_dir: Path, go: str) -> str:
+    """Hash of every Go source, go.mod/go.sum and the toolchain version: equal hash, same binary."""
+    digest = hashlib.sha256()
+    version = subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
+    digest.update(version.encode())
+    for path in _source_files(plugin_dir):
+        digest.update(str(path.relative_to(plugin_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_fixture(plugin_dir: Path = FIXTURE) -> Path:
+    """Build `plugin_dir/pkg` once per source hash and return the cached binary's path (never edit it)."""
+    go = find_go()
+    cache = Path(os.environ["PLUGINDEV_CACHE_DIR"]) / "go-fixtures"
+    cache.mkdir(parents=True, exist_ok=True)
+    binary = cache / source_hash(plugin_dir, go) / "plugin"
+    if binary.is_file():
+        return binary
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.is_file():  # another session built it while we waited
+            return binary
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        # Build to a temporary name, then rename: a half-written binary must never look cached.
+        fd, tmp = tempfile.mkstemp(dir=binary.parent, prefix=".plugin-")
+        os.close(fd)
+        result = subprocess.run(
+            [go, "build", "-buildvcs=false", "-o", tmp, "./pkg"], cwd=plugin_dir, capture_output=True,
+            text=True, timeout=600,
+        )
+        if result.returncode != 0:
+            os.unlink(tmp)
+            raise RuntimeError(f"go build of {plugin_dir} failed:\n{result.stdout}{result.stderr}")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, binary)
+    return binary
+
+
+def copy_fixture(dest: Path, source: Path = FIXTURE) -> Path:
+    """Copy the fixture plugin (sources, plugin.yaml; no build output) to `dest` for tests that edit it."""
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("build", ".*"))
+    return dest
