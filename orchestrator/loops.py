@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+# how often watchfiles hands over what it has seen; the quiet period is counted from the last hand-over
+WATCH_STEP_MS = 30
 
 
 async def wait_first(*awaitables: Awaitable[Any]) -> None:
@@ -40,3 +43,33 @@ async def rebuild_loop(trigger: asyncio.Event, stop: asyncio.Event, build: Calla
             continue
         if running.result():
             await on_success()
+
+
+async def trailing_debounce(batches: AsyncIterator[Any], quiet: float, trigger: asyncio.Event,
+                            on_batch: Callable[[Any], None] = lambda _batch: None) -> None:
+    """Set `trigger` once `quiet` seconds have passed since the last batch of changes: one timer in all.
+
+    watchfiles' own grouping cannot serve as the quiet period: it deduplicates a burst of saves of one file
+    into a single unchanged entry and yields early.
+    """
+    loop = asyncio.get_running_loop()
+    pending = asyncio.Event()
+    last = 0.0
+
+    async def settle() -> None:
+        while True:
+            await pending.wait()
+            while (delay := last + quiet - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            pending.clear()
+            trigger.set()
+
+    settler = asyncio.create_task(settle())
+    try:
+        async for batch in batches:
+            last = loop.time()
+            on_batch(batch)
+            pending.set()
+    finally:
+        settler.cancel()
+        await asyncio.gather(settler, return_exceptions=True)

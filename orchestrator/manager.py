@@ -7,8 +7,10 @@ A session's start order: validate -> Node env and UI deps -> vite-plugin linked 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from orchestrator.gobuild import BINARY, GoFileFilter, find_go, go_build, watch_
 from orchestrator.install import install_binary, plugin_state_dir, sdk_home, sync_manifest
 from orchestrator.instance import DevState, EventBus, Instance, Level, Source, Status, now_rfc3339
 from orchestrator.leftovers import ProcessRegistry, reap_leftovers
-from orchestrator.loops import rebuild_loop
+from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
 from orchestrator.output import Printer
 from orchestrator.paths import state_root
 from orchestrator.validate import validate_plugin
@@ -29,6 +31,7 @@ from orchestrator.validate import validate_plugin
 # waits between restarts of a plugin that keeps exiting on its own
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 HEALTH_INTERVAL = 5.0
+STABLE_AFTER = 10.0  # seconds a plugin must run before its crash count starts over
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,24 @@ class RunOptions:
     go: str | None = None
     handshake_timeout: float = 30.0
     vite_timeout: float = 30.0
+
+
+_HCLOG_LEVELS = {"trace": Level.DEBUG, "debug": Level.DEBUG, "info": Level.INFO, "warn": Level.WARN,
+                 "error": Level.ERROR}
+
+
+def hclog_line(line: str) -> tuple[Level, str]:
+    """go-plugin and hclog write JSON log lines; show their message and fields, at their level."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return Level.INFO, line
+        if isinstance(record, dict) and "@message" in record:
+            fields = " ".join(f"{k}={v}" for k, v in record.items() if not k.startswith("@"))
+            level = _HCLOG_LEVELS.get(str(record.get("@level")), Level.INFO)
+            return level, f"{record['@message']} {fields}".rstrip()
+    return Level.INFO, line
 
 
 class PluginSession:
@@ -61,6 +82,9 @@ class PluginSession:
         self.plugin_lock = asyncio.Lock()
         self._exit_watch: asyncio.Task[None] | None = None
         self._stopping = False
+        self._announced = False
+        self._crashes = 0
+        self._started = time.monotonic()
 
     # -- logging shortcuts ------------------------------------------------------------------------------
     def say(self, message: str, level: Level = Level.INFO, source: Source = Source.MANAGER) -> None:
@@ -125,9 +149,15 @@ class PluginSession:
             self.taken_ports.add(chosen)
             self.vite_port = chosen
             return ViteServer(self.plugin_dir / "ui", chosen, env=env, ready_timeout=self.options.vite_timeout,
-                              on_output=lambda line: self.say(line, source=Source.VITE), on_spawn=record)
+                              on_output=self._vite_output, on_spawn=record)
 
         await supervise(make_server, port, on_status=self._on_vite_status, stop_event=stop)
+
+    def _vite_output(self, line: str) -> None:
+        from orchestrator.vite import strip_ansi
+
+        if line.strip():
+            self.say(strip_ansi(line).rstrip(), source=Source.VITE)
 
     def _on_vite_status(self, status: str, message: str) -> None:
         self.vite_ready = status == "ready"
@@ -153,12 +183,13 @@ class PluginSession:
         from watchfiles import awatch
 
         paths = watch_paths(self.plugin_dir)
-        # `step` is the trailing quiet period for the whole plugin; `debounce` only caps a long burst.
-        async for changes in awatch(*paths, watch_filter=GoFileFilter(paths), step=self.options.debounce_ms,
-                                    debounce=max(2000, 10 * self.options.debounce_ms), stop_event=stop):
-            names = sorted({Path(p).name for _, p in changes})
+
+        def changed(batch: set[tuple[object, str]]) -> None:
+            names = sorted({Path(p).name for _, p in batch})
             self.say(f"changed: {', '.join(names)}", Level.DEBUG, Source.GO_WATCH)
-            self.rebuild.set()
+
+        batches = awatch(*paths, watch_filter=GoFileFilter(paths), step=WATCH_STEP_MS, stop_event=stop)
+        await trailing_debounce(batches, self.options.debounce_ms / 1000, self.rebuild, changed)
 
     async def _builder(self, go: str, stop: asyncio.Event) -> None:
         async def install_and_restart() -> None:
@@ -240,7 +271,8 @@ class PluginSession:
         return healthy
 
     def _plugin_output(self, stream: str, line: str) -> None:
-        self.say(line, Level.INFO, Source.PLUGIN)
+        level, message = hclog_line(line)
+        self.say(message, level, Source.PLUGIN)
 
     async def _stop_plugin(self) -> None:
         if self._exit_watch is not None:
@@ -259,7 +291,7 @@ class PluginSession:
 
     async def _watch_plugin(self, process: Any) -> None:
         """Health every few seconds; an exit of its own is reported and restarted from the installed binary."""
-        attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 code = await asyncio.wait_for(process.wait(), HEALTH_INTERVAL)
@@ -278,12 +310,15 @@ class PluginSession:
             self.plugin = None
             self.registry.discard(process.pid)
             remove_devinfo(self.state_dir)
-            message = f"plugin exited on its own with code {code}; restarting it"
+            # back off while it keeps crashing; a plugin that ran for a while starts the count again
+            self._crashes = 0 if time.monotonic() - started > STABLE_AFTER else self._crashes + 1
+            delay = RESTART_BACKOFF[min(self._crashes, len(RESTART_BACKOFF) - 1)]
+            message = f"plugin exited on its own with code {code}; restarting it in {delay:g} s"
             self.instance.update(goStatus=Status.ERROR, grpcConnected=False, lastError=message)
             self.say(message, Level.ERROR)
         while not self._stopping:
-            await asyncio.sleep(RESTART_BACKOFF[min(attempt, len(RESTART_BACKOFF) - 1)])
-            attempt += 1
+            await asyncio.sleep(delay)
+            delay = RESTART_BACKOFF[-1]
             async with self.plugin_lock:
                 if self._stopping or self.plugin is not None:
                     return
@@ -305,6 +340,11 @@ class PluginSession:
         )
         path = write_devinfo(self.state_dir, info)
         self.say(f"wrote {path}", Level.DEBUG)
+        if not self._announced:
+            self._announced = True
+            ui = f"UI {self.vite_port and f'http://127.0.0.1:{self.vite_port}'}, " if self.uses_vite else ""
+            elapsed = time.monotonic() - self._started
+            self.say(f"ready in {elapsed:.1f} s: {ui}plugin pid {process.pid} ({info.network} {info.addr})")
 
 
 class DevRunner:

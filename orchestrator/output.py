@@ -11,6 +11,7 @@ from typing import TextIO
 
 from orchestrator.instance import EVENT_ERROR, EVENT_LOG, EVENT_STATUS, Event, Level, Source
 
+EVENT_SYSTEM = "plugindev/system"
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
          Source.PLUGIN: "plugin"}
 _COLOURS = {"system": "36", "vite": "35", "go": "34", "plugin": "32", "error": "31", "warn": "33"}
@@ -32,6 +33,11 @@ class Printer:
         self.colour = use_colour(stream) and not as_json
 
     def line(self, tag: str, message: str, plugin_id: str = "") -> None:
+        if self.as_json:  # plugindev's own messages, outside any plugin's events
+            self.stream.write(json.dumps({"event": EVENT_SYSTEM, "pluginID": plugin_id,
+                                          "data": {"tag": tag, "message": message}}) + "\n")
+            self.stream.flush()
+            return
         stamp = datetime.now().strftime("%H:%M:%S")
         label = f"[{tag}]"
         if self.colour:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.install import install_assets
 from orchestrator.instance import Level, Source, Status
-from orchestrator.loops import rebuild_loop
+from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
 from orchestrator.node import ensure_node_env
 
 if TYPE_CHECKING:
@@ -71,9 +71,8 @@ async def ui_build_loop(session: PluginSession, stop: asyncio.Event) -> None:
         session.say(f"installed UI assets into {target}", source=Source.VITE)
 
     async def watch() -> None:
-        async for _ in awatch(ui_dir, watch_filter=ui_filter(ui_dir), step=session.options.debounce_ms,
-                              stop_event=stop):
-            trigger.set()
+        batches = awatch(ui_dir, watch_filter=ui_filter(ui_dir), step=WATCH_STEP_MS, stop_event=stop)
+        await trailing_debounce(batches, session.options.debounce_ms / 1000, trigger)
 
     trigger.set()
     async with asyncio.TaskGroup() as group:

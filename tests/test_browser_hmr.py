@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from browser_support import chromium_path, run_hmr_check
 from conftest import plugindev
-from vite_support import ViteProcesses
+from run_support import run_env, running
 
 pytestmark = pytest.mark.integration
 
@@ -18,19 +18,19 @@ ROUNDS = 4
 
 
 def test_fast_refresh_in_a_host_page_keeps_state_without_reload(
-        tmp_path: Path, vite_processes: ViteProcesses, record_property: Callable[[str, object], None]) -> None:
+        tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
     chromium_path()  # fail early, with a clear message, when there is no browser
     plugin = tmp_path / "hello-plugin"
-    scaffold = plugindev("scaffold", str(plugin), "--id", "hello-plugin", "--name", "Hello Plugin")
+    scaffold = plugindev("scaffold", str(plugin), "--id", "hello-plugin", "--name", "Hello Plugin", "--template", "ui")
     assert scaffold.returncode == 0, scaffold.stderr
-    link = plugindev("link", str(plugin))
-    assert link.returncode == 0, link.stdout + link.stderr
-
-    server = vite_processes.start(plugin / "ui")  # own process group on a free port; killed after the test
     page_file = plugin / "ui" / "src" / "pages" / "HomePage.tsx"
     original = page_file.read_text()
 
-    result = run_hmr_check(server.port, page_file, rounds=ROUNDS)
+    # Vite as `plugindev run` starts it (UI only: --no-vite is not given, there is no Go side to wait for)
+    with running([str(plugin)], run_env(tmp_path / ".omniview")) as run:
+        up = run.wait_status(lambda s: s["viteStatus"] == "ready", 120, "Vite ready")
+        result = run_hmr_check(up["vitePort"], page_file, rounds=ROUNDS)
+        still = run.statuses()[-1]
     record_property("hmr_latencies_ms", result["latenciesMs"])
     print(f"write→DOM ms: {result['latenciesMs']} (p50 {result['p50']}, p95 {result['p95']})")
 
@@ -49,4 +49,4 @@ def test_fast_refresh_in_a_host_page_keeps_state_without_reload(
     assert len(result["latenciesMs"]) == ROUNDS
     assert result["ok"] is True and result["exitCode"] == 0
     assert page_file.read_text() == original  # the runner restores the file
-    assert server.running(), server.log()
+    assert still["viteStatus"] == "ready"

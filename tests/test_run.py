@@ -1,0 +1,326 @@
+"""`plugindev run` end to end: real Go builds, real go-plugin processes, real Vite, real gRPC health."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from go_support import copy_fixture
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from run_support import (
+    RunHandle,
+    alive,
+    devinfo,
+    group_alive,
+    ready,
+    recorded_groups,
+    run_env,
+    running,
+)
+
+from orchestrator.scaffold import ScaffoldOptions, scaffold
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parent.parent
+SDK_STANDIN = REPO / "examples" / "sdk-standin"
+START = 120.0  # first start may install npm packages and build Go from a cold cache
+
+
+@pytest.fixture
+def state_root(tmp_path: Path) -> Path:
+    # named .omniview so the SDK stand-in (which reads $HOME/.omniview) finds plugin.yaml where plugindev put it
+    return tmp_path / ".omniview"
+
+
+@pytest.fixture
+def testplugin(tmp_path: Path) -> Path:
+    return copy_fixture(tmp_path / "testplugin")
+
+
+def _health(address: str, network: str) -> int:
+    target = f"unix:{address}" if network == "unix" else address
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        response = stub.Check(health_pb2.HealthCheckRequest(service="plugin"), timeout=5)
+        return int(response.status)
+
+
+def _edit_marker(plugin: Path, marker: str) -> None:
+    main_go = plugin / "pkg" / "main.go"
+    text = main_go.read_text()
+    start = text.index('const BUILD_MARKER = "') + len('const BUILD_MARKER = "')
+    main_go.write_text(text[:start] + marker + text[text.index('"', start):])
+
+
+def _wait_new_devinfo(run: RunHandle, state_root: Path, plugin_id: str, old_pid: int, timeout: float = 60
+                      ) -> dict[str, Any]:
+    def changed(_: RunHandle) -> dict[str, Any] | None:
+        info = devinfo(state_root, plugin_id)
+        return info if info and info["pid"] != old_pid else None
+
+    result: dict[str, Any] = run.wait_for(changed, timeout, f"a new .devinfo replacing pid {old_pid}")
+    return result
+
+
+def _builds(run: RunHandle) -> int:
+    return run.log_count(lambda e: e["source"] == "go-build" and e["message"] == "go build ./pkg")
+
+
+def _full_plugin(tmp_path: Path, template: str = "full") -> Path:
+    plugin = tmp_path / "work" / "hello"
+    scaffold(plugin, ScaffoldOptions("hello", "Hello", "", template).checked())
+    if template != "ui":
+        (plugin.parent / "go.work").write_text(
+            f"go 1.25.0\n\nuse ./hello\n\nreplace github.com/omniviewdev/plugin-sdk => {SDK_STANDIN}\n")
+    return plugin
+
+
+def test_start_advertises_a_healthy_plugin(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        goes = [s["goStatus"] for s in run.statuses()]
+        assert goes.index("building") < goes.index("starting") < goes.index("ready")
+        assert info["pid"] > 0 and alive(info["pid"]) and info["addr"] and info["pluginId"] == "testplugin"
+        assert info["network"] == "unix" and info["protocol"] == "grpc" and info["protocolVersion"] == 1
+        assert isinstance(info["processStartTime"], int) and "vitePort" not in info
+        assert _health(info["addr"], info["network"]) == health_pb2.HealthCheckResponse.SERVING
+        environ = Path(f"/proc/{info['pid']}/environ").read_bytes().split(b"\0")
+        assert b"OMNIVIEW=testplugin" in environ  # the cookie (the fixture, like the SDK, refuses without it)
+        assert (state_root / "plugins/testplugin/plugin.yaml").read_bytes() == (testplugin / "plugin.yaml").read_bytes()
+        assert os.access(state_root / "plugins/testplugin/bin/plugin", os.X_OK)
+
+
+def test_go_edit_restarts_and_a_broken_build_keeps_the_old_process(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+
+        _edit_marker(testplugin, "marker-1")
+        second = _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        assert not alive(first["pid"])
+        assert _health(second["addr"], second["network"]) == health_pb2.HealthCheckResponse.SERVING
+
+        devinfo_file = state_root / "plugins/testplugin/.devinfo"
+        before = devinfo_file.read_bytes()
+        main_go = testplugin / "pkg/main.go"
+        good = main_go.read_text()
+        main_go.write_text(good.replace('const BUILD_MARKER = "marker-1"', 'const BUILD_MARKER = undefinedName'))
+        line = next(i for i, text in enumerate(main_go.read_text().splitlines(), 1) if "undefinedName" in text)
+        marker = len(run.statuses())
+        failed = run.wait_status(lambda s: s["goStatus"] == "error", 60, "goStatus error", after=marker)
+        assert f"{main_go}:{line}:" in failed["lastError"] and "undefinedName" in failed["lastError"]
+        errors = run.wait_for(lambda r: [e for e in r.events if e["event"] == "plugin/devserver/error"], 5, "errors")
+        (error,) = errors[-1]["data"]["errors"]
+        assert (error["file"], error["line"], error["severity"]) == (str(main_go), line, "error")
+        assert error["column"] > 0
+        assert alive(second["pid"]) and devinfo_file.read_bytes() == before
+        assert _health(second["addr"], second["network"]) == health_pb2.HealthCheckResponse.SERVING
+
+        main_go.write_text(good)
+        third = _wait_new_devinfo(run, state_root, "testplugin", second["pid"])
+        run.wait_status(ready, 10, "ready again", after=marker)
+        assert not alive(second["pid"]) and alive(third["pid"])
+
+
+def test_a_burst_of_saves_builds_once(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        builds = _builds(run)
+        for i in range(20):
+            _edit_marker(testplugin, f"burst-{i}")
+            time.sleep(0.045)
+        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        time.sleep(1.5)  # room for a (wrong) second build to show up
+        assert _builds(run) == builds + 1
+
+
+SLOW_GO = """#!/bin/sh
+# a go that takes its time, and records any overlap of two builds
+exec 9>>"{lock}"
+if ! flock -n 9; then echo OVERLAP >> "{log}"; fi
+echo "start $$" >> "{log}"
+sleep 1.5
+"{go}" "$@"
+status=$?
+echo "end $$" >> "{log}"
+exit $status
+"""
+
+
+def test_a_save_during_a_slow_build_cancels_it_and_builds_once_more(testplugin: Path, state_root: Path,
+                                                                   tmp_path: Path) -> None:
+    log, go = tmp_path / "builds.log", tmp_path / "slow-go"
+    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go"))
+    go.chmod(0o755)
+    with running([str(testplugin), "--go", str(go)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        builds = _builds(run)
+        _edit_marker(testplugin, "slow-1")
+        run.wait_for(lambda r: _builds(r) == builds + 1, 10, "the build to start")
+        time.sleep(0.5)  # inside the slow build
+        _edit_marker(testplugin, "slow-2")
+        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        time.sleep(1.0)
+        assert _builds(run) == builds + 2
+        assert run.log_count(lambda e: "cancelled it" in e["message"]) == 1
+    entries = log.read_text().splitlines()
+    assert "OVERLAP" not in entries
+    assert "slow-2" in (state_root / "plugins/testplugin/bin/plugin").read_bytes().decode(errors="replace")
+
+
+def test_flooding_plugin_stays_healthy_and_its_output_arrives(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root, TESTPLUGIN_MODE="flood")) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        time.sleep(3)
+        for _ in range(3):
+            assert _health(info["addr"], info["network"]) == health_pb2.HealthCheckResponse.SERVING
+        assert run.log_count(lambda e: e["source"] == "plugin" and "xxxxxxxxxx" in e["message"]) > 1000
+        assert run.statuses()[-1]["grpcConnected"] is True
+
+
+def test_plugin_that_exits_is_restarted(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root, TESTPLUGIN_MODE="exitafter")) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        run.wait_for(lambda r: r.log_count(lambda e: e["message"].startswith("plugin running: pid")) >= 3, 30,
+                     "two restarts")
+        exits = [e["message"] for e in run.logs() if "exited on its own with code 3" in e["message"]]
+        assert len(exits) >= 2
+        assert exits[0].endswith("in 1 s") and exits[1].endswith("in 2 s")  # backing off
+
+
+def test_plugin_that_never_handshakes_times_out_and_leaves_nothing(testplugin: Path, state_root: Path) -> None:
+    env = run_env(state_root, TESTPLUGIN_MODE="nohandshake")
+    with running([str(testplugin), "--handshake-timeout", "2"], env) as run:
+        failed = run.wait_status(lambda s: s["goStatus"] == "error", START, "the handshake timeout")
+        assert "did not start" in failed["lastError"] and "handshake" in failed["lastError"]
+        binary = str(state_root / "plugins/testplugin/bin/plugin")
+        time.sleep(0.5)
+        assert not [pid for pid in _pids() if _exe(pid) == binary]
+        assert devinfo(state_root, "testplugin") is None
+
+
+def _pids() -> Iterator[int]:
+    return (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+def test_sigint_stops_everything_and_exits_0(tmp_path: Path, state_root: Path) -> None:
+    plugin = _full_plugin(tmp_path)
+    with running([str(plugin)], run_env(state_root)) as run:
+        run.wait_status(lambda s: ready(s) and s["viteStatus"] == "ready", START, "plugin and Vite ready")
+        info = run.wait_for(lambda _: devinfo(state_root, "hello"), 10, ".devinfo")
+        assert info["vitePort"] >= 15173
+        groups = recorded_groups(state_root)
+        assert {g["kind"] for g in groups} == {"vite", "plugin"}
+        assert run.interrupt() == 0
+        assert devinfo(state_root, "hello") is None
+        assert not any(group_alive(g["pgid"]) for g in groups)
+        assert run.statuses()[-1]["goStatus"] == "stopped" and run.statuses()[-1]["viteStatus"] == "stopped"
+
+
+def test_kill_9_leftovers_are_ended_by_the_next_run(testplugin: Path, state_root: Path) -> None:
+    env = run_env(state_root)
+    with running([str(testplugin)], env) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        os.kill(run.process.pid, signal.SIGKILL)
+        run.process.wait(10)
+        assert alive(info["pid"])  # the plugin outlived plugindev
+    with running([str(testplugin)], env) as second:
+        second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system"
+                                   and "ended leftover plugin" in e["data"]["message"]], 30, "the leftover to be ended")
+        second.wait_status(ready, START, "the new plugin ready")
+        assert not alive(info["pid"])
+
+
+def test_vite_killed_comes_back_on_the_same_port(tmp_path: Path, state_root: Path) -> None:
+    plugin = _full_plugin(tmp_path, "ui")
+    with running([str(plugin)], run_env(state_root)) as run:
+        up = run.wait_status(lambda s: s["viteStatus"] == "ready", START, "Vite ready")
+        assert up["viteURL"] == f"http://127.0.0.1:{up['vitePort']}"
+        (vite,) = [g for g in recorded_groups(state_root) if g["kind"] == "vite"]
+        marker = len(run.statuses())
+        os.killpg(vite["pgid"], signal.SIGKILL)
+        down = run.wait_status(lambda s: s["viteStatus"] == "error", 10, "Vite error", after=marker)
+        assert down["viteURL"] == "" and "Vite exited" in down["lastError"]
+        again = run.wait_status(lambda s: s["viteStatus"] == "ready", 15, "Vite ready again", after=marker)
+        assert again["vitePort"] == up["vitePort"]
+        assert devinfo(state_root, "hello") is None  # UI only: no plugin process to advertise
+
+
+def _hold(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+def _first_free(start: int = 15173) -> int:
+    for port in range(start, 15273):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in the Vite range")
+
+
+def test_a_taken_port_moves_vite_to_the_next_and_a_full_range_is_an_error(tmp_path: Path, state_root: Path) -> None:
+    plugin = _full_plugin(tmp_path, "ui")
+    held = _first_free()
+    with ExitStack() as stack:
+        stack.callback(_hold(held).close)
+        with running([str(plugin)], run_env(state_root)) as run:
+            up = run.wait_status(lambda s: s["viteStatus"] == "ready", START, "Vite ready")
+            assert up["vitePort"] > held
+        for port in range(15173, 15273):
+            try:
+                stack.callback(_hold(port).close)
+            except OSError:
+                continue  # already taken by someone else: taken all the same
+        with running([str(plugin)], run_env(state_root)) as run:
+            code = run.process.wait(60)
+            assert code == 1
+            assert any("no free port for Vite in 15173-15272" in line for line in run.stderr)
+
+
+def test_backend_only_no_vite_and_ui_build_modes(tmp_path: Path, state_root: Path) -> None:
+    plugin = _full_plugin(tmp_path)
+    with running([str(plugin), "--no-vite"], run_env(state_root)) as run:
+        run.wait_status(ready, START, "plugin ready without Vite")
+        info = run.wait_for(lambda _: devinfo(state_root, "hello"), 10, ".devinfo")
+        assert "vitePort" not in info and all(s["viteStatus"] == "idle" for s in run.statuses())
+        assert not [g for g in recorded_groups(state_root) if g["kind"] == "vite"]
+        assert run.interrupt() == 0
+
+    with running([str(plugin), "--ui", "build"], run_env(state_root)) as run:
+        run.wait_status(lambda s: ready(s) and s["viteStatus"] == "ready", START, "UI built and plugin ready")
+        entry = state_root / "plugins/hello/assets/entry.js"
+        assert entry.read_text().startswith("System.register([")
+        page = plugin / "ui/src/pages/HomePage.tsx"
+        page.write_text(page.read_text().replace("Clicked {count} times", "Pressed {count} times"))
+        run.wait_for(lambda _: "Pressed " in entry.read_text(), 60, "the rebuilt assets installed")
+        info = run.wait_for(lambda _: devinfo(state_root, "hello"), 10, ".devinfo")
+        assert "vitePort" not in info
