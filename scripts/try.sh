@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up plugindev in .venv and put it to work on the bundled example plugin:
-# validate it, generate and link the shared-dependency shims, build its UI and its Go backend.
+# Set up plugindev in .venv and run the dev loop on the bundled example plugin: Vite with HMR for its UI,
+# watch -> go build -> restart for its Go backend, .devinfo for the IDE. Ctrl+C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,9 +8,4 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
 
-example=examples/hello-plugin
-.venv/bin/plugindev validate "$example"
-.venv/bin/plugindev link "$example"
-(cd "$example/ui" && node_modules/.bin/vite build)
-(cd "$example" && go build -o build/bin/plugin ./pkg)
-echo "example ready: $example/ui/dist/assets/entry.js and $example/build/bin/plugin"
+exec .venv/bin/plugindev run examples/hello-plugin "$@"
