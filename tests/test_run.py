@@ -324,3 +324,35 @@ def test_backend_only_no_vite_and_ui_build_modes(tmp_path: Path, state_root: Pat
         run.wait_for(lambda _: "Pressed " in entry.read_text(), 60, "the rebuilt assets installed")
         info = run.wait_for(lambda _: devinfo(state_root, "hello"), 10, ".devinfo")
         assert "vitePort" not in info
+
+
+def test_a_new_directory_is_watched_too(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        builds = _builds(run)
+        extra = testplugin / "pkg" / "helpers"
+        extra.mkdir()
+        time.sleep(0.3)  # the watcher learns of the new folder
+        (extra / "helpers.go").write_text("package helpers\n\nconst Answer = 42\n")
+        run.wait_for(lambda r: _builds(r) == builds + 1, 20, "a build after a file in a new folder")
+        (testplugin / "pkg" / "notes.txt").write_text("not Go\n")
+        (testplugin / "build" / "ignored.go").write_text("package ignored\n")
+        time.sleep(1.0)
+        assert _builds(run) == builds + 1  # neither a non-Go file nor build/ output triggers one
+
+
+def test_the_example_runs_from_a_fresh_copy(tmp_path: Path, state_root: Path) -> None:
+    checkout = tmp_path / "checkout"
+    for rel in ("examples/hello-plugin", "examples/sdk-standin"):
+        listed = subprocess.run(["git", "ls-files", "-z", rel], cwd=REPO, capture_output=True, check=True)
+        for name in filter(None, listed.stdout.decode().split("\0")):
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            (checkout / name).write_bytes((REPO / name).read_bytes())
+    for name in ("examples/go.work", "examples/go.work.sum"):
+        (checkout / name).write_bytes((REPO / name).read_bytes())
+    with running(["examples/hello-plugin"], run_env(state_root), cwd=checkout) as run:
+        run.wait_status(lambda s: ready(s) and s["viteStatus"] == "ready", START, "the example ready")
+        info = run.wait_for(lambda _: devinfo(state_root, "hello-plugin"), 10, ".devinfo")
+        assert info["vitePort"] >= 15173 and alive(info["pid"])
+        run.wait_for(lambda r: r.log_count(lambda e: e["message"].startswith("ready in ")) == 1, 5, "ready line")
+        assert run.interrupt() == 0
