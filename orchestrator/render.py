@@ -17,6 +17,8 @@ from typing import Any
 
 import jinja2
 
+from orchestrator.errors import PlugindevError
+
 
 def template_env(folder: Path) -> jinja2.Environment:
     return jinja2.Environment(
@@ -76,8 +78,16 @@ def plan(root: Path, files: Mapping[str, FileSpec], *, force: bool, delete: Iter
 def apply(root: Path, files: Mapping[str, FileSpec], outcomes: Iterable[Outcome]) -> None:
     """Carry out a plan: every new content is staged in a temporary file first, then all are renamed.
 
-    A failure while staging (disk full, permissions) leaves every existing file as it was.
+    A failure while staging (disk full, permissions) leaves every existing file as it was, and is reported
+    as a one-line error naming the file.
     """
+    try:
+        _apply(root, files, outcomes)
+    except OSError as exc:
+        raise PlugindevError(f"cannot write {exc.filename or root}: {exc.strerror}; check permissions") from None
+
+
+def _apply(root: Path, files: Mapping[str, FileSpec], outcomes: Iterable[Outcome]) -> None:
     staged: list[tuple[str, Path]] = []
     deletions: list[Path] = []
     try:

@@ -109,8 +109,5 @@ def scaffold(target: Path, options: ScaffoldOptions, *, force: bool = False, dry
     files = scaffold_files(options)
     outcomes = plan(target, files, force=force)
     if not dry_run:
-        try:
-            apply(target, files, outcomes)
-        except OSError as exc:
-            raise PlugindevError(f"cannot write {exc.filename or target}: {exc.strerror}") from None
+        apply(target, files, outcomes)
     return outcomes

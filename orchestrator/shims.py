@@ -189,8 +189,5 @@ async def generate(
     outcomes = plan(out, files, force=True, delete=stale)
     report = GenReport(out, outcomes, warnings, discovered)
     if not check:
-        try:
-            apply(out, files, outcomes)
-        except OSError as exc:
-            raise PlugindevError(f"cannot write {exc.filename or out}: {exc.strerror}; check permissions") from None
+        apply(out, files, outcomes)
     return report
