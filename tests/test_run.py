@@ -294,7 +294,7 @@ def test_a_taken_port_moves_vite_to_the_next_and_a_full_range_is_an_error(tmp_pa
         stack.callback(_hold(held).close)
         with running([str(plugin)], run_env(state_root)) as run:
             up = run.wait_status(lambda s: s["viteStatus"] == "ready", START, "Vite ready")
-            assert up["vitePort"] > held
+            assert up["vitePort"] != held  # the held port is skipped (another may free up meanwhile)
         for port in range(15173, 15273):
             try:
                 stack.callback(_hold(port).close)
