@@ -84,6 +84,7 @@ class PluginSession:
         self._stopping = False
         self._announced = False
         self._crashes = 0
+        self._vite_was_ready = False
         self._started = time.monotonic()
 
     # -- logging shortcuts ------------------------------------------------------------------------------
@@ -165,8 +166,10 @@ class PluginSession:
         changes: dict[str, Any] = {"viteStatus": Status(status), "viteURL": url, "vitePort": self.vite_port or 0}
         if status == "error":
             changes["lastError"] = message
-            self.say(message, Level.ERROR, Source.VITE)
+            if self._vite_was_ready:  # a first start that fails ends the run with this very message
+                self.say(message, Level.ERROR, Source.VITE)
         elif status == "ready":
+            self._vite_was_ready = True
             self.say(f"ready at {url}", source=Source.VITE)
         self.instance.update(**changes)
         if self.vite_ready:
@@ -374,6 +377,15 @@ class DevRunner:
                 group.create_task(session.run(stop))
 
 
+def first_leaf(group: BaseExceptionGroup[PlugindevError]) -> PlugindevError:
+    """Task groups nest (runner, session, Go loop): the user needs the one error at the bottom."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    assert isinstance(error, PlugindevError)
+    return error
+
+
 async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer) -> None:
     """The whole `plugindev run`: reap leftovers, run every session, stop on SIGINT/SIGTERM (twice: force)."""
     root = state_root()
@@ -401,7 +413,7 @@ async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Pri
     try:
         await runner.run(stop)
     except* PlugindevError as failures:
-        raise failures.exceptions[0] from None
+        raise first_leaf(failures) from None
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -100,6 +100,7 @@ class ViteServer:
         self._process: asyncio.subprocess.Process | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        self._errors: list[str] = []
         self._banner = asyncio.Event()
         self._banner_pattern = re.compile(rf"Local:.*:{port}(?!\d)")
         self._stop_lock = asyncio.Lock()
@@ -176,12 +177,15 @@ class ViteServer:
         plain = strip_ansi(line)
         if plain.strip():
             self._tail.append(plain.strip())
+            # Vite says what went wrong before a long stack trace: keep those lines for the message
+            if "error" in plain.lower() and not plain.strip().startswith("at ") and len(self._errors) < 3:
+                self._errors.append(plain.strip())
         if self._banner_pattern.search(plain):
             self._banner.set()
         self.on_output(line)
 
     def _last_output(self) -> str:
-        return " | ".join(self._tail) or "(none)"
+        return " | ".join(self._errors or self._tail) or "(none)"
 
     async def _drain_readers(self, timeout: float) -> None:
         """Let the readers reach end of output, then cancel what is left (a grandchild may hold a pipe)."""

@@ -356,3 +356,22 @@ def test_the_example_runs_from_a_fresh_copy(tmp_path: Path, state_root: Path) ->
         assert info["vitePort"] >= 15173 and alive(info["pid"])
         run.wait_for(lambda r: r.log_count(lambda e: e["message"].startswith("ready in ")) == 1, 5, "ready line")
         assert run.interrupt() == 0
+
+
+def test_vite_that_cannot_start_is_a_one_line_error(tmp_path: Path, state_root: Path) -> None:
+    plugin = _full_plugin(tmp_path, "ui")
+    (plugin / "ui/vite.config.ts").write_text("export default {{{\n")
+    with running([str(plugin)], run_env(state_root)) as run:
+        assert run.process.wait(120) == 1
+        run.wait_for(lambda r: r.stderr, 5, "the error")
+        (line,) = run.stderr
+        assert line.startswith("plugindev: error: Vite exited with code 1 before it was ready on port")
+        assert "PARSE_ERROR" in line
+        assert not [pid for pid in _pids() if _cwd(pid) == str(plugin / "ui")]  # no Vite left behind
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
