@@ -375,3 +375,37 @@ def _cwd(pid: int) -> str:
         return os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return ""
+
+
+def test_several_plugins_at_once_keep_to_themselves(tmp_path: Path, state_root: Path) -> None:
+    plugins = []
+    for name in ("alpha", "beta"):
+        plugin = tmp_path / name / name
+        scaffold(plugin, ScaffoldOptions(name, name, "", "full").checked())
+        (plugin.parent / "go.work").write_text(
+            f"go 1.25.0\n\nuse ./{name}\n\nreplace github.com/omniviewdev/plugin-sdk => {SDK_STANDIN}\n")
+        plugins.append(plugin)
+    with running([str(p) for p in plugins], run_env(state_root)) as run:
+        for name in ("alpha", "beta"):
+            run.wait_for(lambda r, n=name: any(ready(s) and s["viteStatus"] == "ready" for s in r.statuses(n)),
+                         START, f"{name} ready")
+        infos = {name: run.wait_for(lambda _, n=name: devinfo(state_root, n), 10, f"{name} .devinfo")
+                 for name in ("alpha", "beta")}
+        assert infos["alpha"]["vitePort"] != infos["beta"]["vitePort"]
+        assert infos["alpha"]["pid"] != infos["beta"]["pid"]
+
+        def builds(r: RunHandle, plugin_id: str) -> int:
+            return sum(1 for e in r.events if e["event"] == "plugin/devserver/log" and e["pluginID"] == plugin_id
+                       for entry in e["data"] if entry["message"] == "go build ./pkg")
+
+        before = {name: builds(run, name) for name in ("alpha", "beta")}
+        main_go = plugins[0] / "pkg/main.go"
+        for i in range(5):
+            main_go.write_text(main_go.read_text() + f"\n// save {i}\n")
+            time.sleep(0.03)
+        _wait_new_devinfo(run, state_root, "alpha", infos["alpha"]["pid"])
+        time.sleep(1.0)
+        assert builds(run, "alpha") == before["alpha"] + 1
+        assert builds(run, "beta") == before["beta"]
+        beta = devinfo(state_root, "beta")
+        assert beta is not None and beta["pid"] == infos["beta"]["pid"]
