@@ -271,6 +271,8 @@ def test_vite_killed_comes_back_on_the_same_port(tmp_path: Path, state_root: Pat
 
 def _hold(port: int) -> socket.socket:
     sock = socket.socket()
+    # like Vite (Node) binds: a port whose old connections linger in TIME_WAIT is still usable
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen()
     return sock
