@@ -210,7 +210,7 @@ def test_plugin_that_never_handshakes_times_out_and_leaves_nothing(testplugin: P
         assert "did not start" in failed["lastError"] and "handshake" in failed["lastError"]
         binary = str(state_root / "plugins/testplugin/bin/plugin")
         time.sleep(0.5)
-        assert not [pid for pid in _pids() if _exe(pid) == binary]
+        assert not [pid for pid in _pids() if _proc_link(pid, "exe") == binary]
         assert devinfo(state_root, "testplugin") is None
 
 
@@ -218,9 +218,10 @@ def _pids() -> Iterator[int]:
     return (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
 
 
-def _exe(pid: int) -> str:
+def _proc_link(pid: int, name: str) -> str:
+    """A process's `exe` or `cwd`, "" when it is gone or not ours to read."""
     try:
-        return os.readlink(f"/proc/{pid}/exe")
+        return os.readlink(f"/proc/{pid}/{name}")
     except OSError:
         return ""
 
@@ -369,14 +370,8 @@ def test_vite_that_cannot_start_is_a_one_line_error(tmp_path: Path, state_root: 
         (line,) = run.stderr
         assert line.startswith("plugindev: error: Vite exited with code 1 before it was ready on port")
         assert "PARSE_ERROR" in line
-        assert not [pid for pid in _pids() if _cwd(pid) == str(plugin / "ui")]  # no Vite left behind
+        assert not [pid for pid in _pids() if _proc_link(pid, "cwd") == str(plugin / "ui")]  # no Vite left behind
 
-
-def _cwd(pid: int) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return ""
 
 
 def test_several_plugins_at_once_keep_to_themselves(tmp_path: Path, state_root: Path) -> None:
