@@ -42,7 +42,14 @@ async def rebuild_loop(trigger: asyncio.Event, stop: asyncio.Event, build: Calla
                 on_cancelled()
             continue
         if running.result():
-            await on_success()
+            # installing and restarting may wait on a slow handshake: stopping must not wait for it
+            follow_up = asyncio.ensure_future(on_success())
+            await wait_first(follow_up, stop.wait())
+            if not follow_up.done():
+                follow_up.cancel()
+                await asyncio.gather(follow_up, return_exceptions=True)
+                return
+            follow_up.result()
 
 
 async def trailing_debounce(batches: AsyncIterator[Any], quiet: float, trigger: asyncio.Event,

@@ -115,6 +115,9 @@ class PluginSession:
 
     async def shutdown(self) -> None:
         self._stopping = True
+        if self._exit_watch is not None:  # it may be restarting a crashed plugin: do not wait for that start
+            self._exit_watch.cancel()
+            await asyncio.gather(self._exit_watch, return_exceptions=True)
         async with self.plugin_lock:
             await self._stop_plugin()
         remove_devinfo(self.state_dir)
@@ -326,7 +329,6 @@ class PluginSession:
                 if self._stopping or self.plugin is not None:
                     return
                 # the restarted process gets a watcher of its own; this one ends here
-                self._exit_watch = None
                 if await self._start_plugin():
                     return
 

@@ -406,3 +406,15 @@ def test_several_plugins_at_once_keep_to_themselves(tmp_path: Path, state_root: 
         assert builds(run, "beta") == before["beta"]
         beta = devinfo(state_root, "beta")
         assert beta is not None and beta["pid"] == infos["beta"]["pid"]
+
+
+def test_ctrl_c_during_a_slow_start_does_not_wait_for_the_handshake(testplugin: Path, state_root: Path) -> None:
+    env = run_env(state_root, TESTPLUGIN_MODE="nohandshake")
+    with running([str(testplugin), "--handshake-timeout", "60"], env) as run:
+        run.wait_status(lambda s: s["goStatus"] == "starting", START, "the plugin starting")
+        time.sleep(0.5)
+        begun = time.monotonic()
+        assert run.interrupt(timeout=20) == 0
+        assert time.monotonic() - begun < 10
+        binary = str(state_root / "plugins/testplugin/bin/plugin")
+        assert not [pid for pid in _pids() if _proc_link(pid, "exe") == binary]
