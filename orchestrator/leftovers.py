@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ class ProcessRecord:
     pid: int
     pgid: int
     start_time: int | None
+    socket_dir: str | None = None  # go-plugin's private socket folder, left behind when the group is killed
 
 
 def registry_dir(state_root: Path) -> Path:
@@ -39,8 +41,9 @@ class ProcessRegistry:
         self.owner_start = process_start_time(os.getpid())
         self.records: dict[int, ProcessRecord] = {}
 
-    def add(self, kind: str, plugin_id: str, pid: int) -> None:
-        self.records[pid] = ProcessRecord(kind, plugin_id, pid, pid, process_start_time(pid))
+    def add(self, kind: str, plugin_id: str, pid: int, socket_dir: Path | None = None) -> None:
+        self.records[pid] = ProcessRecord(kind, plugin_id, pid, pid, process_start_time(pid),
+                                          str(socket_dir) if socket_dir else None)
         self._save()
 
     def discard(self, pid: int | None) -> None:
@@ -95,6 +98,9 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
             _signal_group(record, signal.SIGKILL)
             done.append(f"ended leftover {record.kind} process group {record.pgid} of {record.plugin_id} "
                         f"(plugindev {owner} is gone)")
+        for record in records:
+            if record.socket_dir:
+                shutil.rmtree(record.socket_dir, ignore_errors=True)
         path.unlink(missing_ok=True)
     for devinfo in (state_root / "plugins").glob(f"*/{DEVINFO}") if (state_root / "plugins").is_dir() else []:
         try:

@@ -261,7 +261,7 @@ class PluginSession:
             self.instance.update(goStatus=Status.ERROR, lastError=str(exc), grpcConnected=False)
             self.say(str(exc), Level.ERROR)
             return False
-        self.registry.add("plugin", self.manifest.id, process.pid)
+        self.registry.add("plugin", self.manifest.id, process.pid, process.socket_dir)
         self.plugin = process
         healthy = await process.check_health()
         self.plugin_healthy = healthy

@@ -248,11 +248,14 @@ def test_kill_9_leftovers_are_ended_by_the_next_run(testplugin: Path, state_root
         os.kill(run.process.pid, signal.SIGKILL)
         run.process.wait(10)
         assert alive(info["pid"])  # the plugin outlived plugindev
+        socket_dir = Path(info["addr"]).parent
+        assert socket_dir.is_dir()
     with running([str(testplugin)], env) as second:
         second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system"
                                    and "ended leftover plugin" in e["data"]["message"]], 30, "the leftover to be ended")
         second.wait_status(ready, START, "the new plugin ready")
         assert not alive(info["pid"])
+        assert not socket_dir.exists()  # its go-plugin socket folder went with it
 
 
 def test_vite_killed_comes_back_on_the_same_port(tmp_path: Path, state_root: Path) -> None:
