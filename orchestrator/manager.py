@@ -317,8 +317,10 @@ class PluginSession:
             self.registry.discard(process.pid)
             remove_devinfo(self.state_dir)
             # back off while it keeps crashing; a plugin that ran for a while starts the count again
-            self._crashes = 0 if time.monotonic() - started > STABLE_AFTER else self._crashes + 1
+            if time.monotonic() - started > STABLE_AFTER:
+                self._crashes = 0
             delay = RESTART_BACKOFF[min(self._crashes, len(RESTART_BACKOFF) - 1)]
+            self._crashes += 1
             message = f"plugin exited on its own with code {code}; restarting it in {delay:g} s"
             self.instance.update(goStatus=Status.ERROR, grpcConnected=False, lastError=message)
             self.say(message, Level.ERROR)
