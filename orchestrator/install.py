@@ -16,18 +16,9 @@ def plugin_state_dir(plugin_id: str, root: Path | None = None) -> Path:
 
 
 def install_binary(built: Path, state_dir: Path) -> Path:
-    """Copy to a temporary file beside the target, then rename: a starting process never sees half a binary."""
+    """Staged beside the target, then renamed: a starting process never sees half a binary."""
     target = state_dir / "bin" / "plugin"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".plugin.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, built.open("rb") as source:
-            shutil.copyfileobj(source, out, 1 << 20)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, built.read_bytes(), mode=0o755)
     return target
 
 

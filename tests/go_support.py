@@ -20,21 +20,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from orchestrator.gobuild import find_go
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "testplugin"
 PLUGIN_ID = "testplugin"
 
 _SOURCE_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
-
-
-def find_go() -> str:
-    """`$PLUGINDEV_GO`, else `go` on PATH, else `$GOROOT/bin/go`; fails the test run with a clear message."""
-    for candidate in (os.environ.get("PLUGINDEV_GO"), shutil.which("go")):
-        if candidate:
-            return candidate
-    goroot = os.environ.get("GOROOT")
-    if goroot and (Path(goroot) / "bin" / "go").is_file():
-        return str(Path(goroot) / "bin" / "go")
-    raise RuntimeError("no Go toolchain: the go-plugin tests need Go (PATH, $PLUGINDEV_GO or $GOROOT)")
 
 
 def _source_files(plugin_dir: Path) -> list[Path]:

@@ -28,6 +28,7 @@ from run_support import (
 )
 
 from orchestrator.scaffold import ScaffoldOptions, scaffold
+from orchestrator.vite import allocate_port
 
 pytestmark = pytest.mark.integration
 
@@ -285,20 +286,9 @@ def _hold(port: int) -> socket.socket:
     return sock
 
 
-def _first_free(start: int = 15173) -> int:
-    for port in range(start, 15273):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in the Vite range")
-
-
 def test_a_taken_port_moves_vite_to_the_next_and_a_full_range_is_an_error(tmp_path: Path, state_root: Path) -> None:
     plugin = _full_plugin(tmp_path, "ui")
-    held = _first_free()
+    held = allocate_port()  # the port plugindev would take first
     with ExitStack() as stack:
         stack.callback(_hold(held).close)
         with running([str(plugin)], run_env(state_root)) as run:

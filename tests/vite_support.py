@@ -46,6 +46,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from orchestrator.vite import strip_ansi
+
 REPO = Path(__file__).resolve().parent.parent
 VITE_PLUGIN_NAME = "@omniviewdev/vite-plugin"
 
@@ -69,12 +71,7 @@ VITE_READY_TIMEOUT = 60.0
 VITE_BUILD_TIMEOUT = 300.0
 STOP_GRACE = 5.0
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*\(?\s*["']([^"']+)["']""")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def module_imports(code: str) -> list[str]:
