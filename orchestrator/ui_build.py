@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +18,21 @@ if TYPE_CHECKING:
     from orchestrator.manager import PluginSession
 
 _IGNORED = {"node_modules", "dist", ".plugindev"}
+# Vite 5 (and Vite 8 when it cannot write node_modules/.vite-temp) loads an ESM config by writing it bundled
+# beside the config as `vite.config.ts.timestamp-<ms>-<hex>.mjs` and deleting it: every `vite build` would
+# otherwise see its own temporary file, cancel itself and start again, forever.
+_VITE_CONFIG_TEMP = "vite.config.*.timestamp-*.mjs"
 
 
 def ui_filter(ui_dir: Path) -> Callable[[object, str], bool]:
-    """Everything under ui/ but dependencies, build output and dot-folders."""
+    """Everything under ui/ but dependencies, build output, dot-folders and Vite's temporary config copies."""
     root = ui_dir.resolve()
 
     def accept(_change: object, path: str) -> bool:
         parts = Path(path).relative_to(root).parts if Path(path).is_relative_to(root) else ()
-        return not any(p in _IGNORED or p.startswith(".") for p in parts)
+        if any(p in _IGNORED or p.startswith(".") for p in parts):
+            return False
+        return not fnmatch.fnmatchcase(Path(path).name, _VITE_CONFIG_TEMP)
 
     return accept
 
