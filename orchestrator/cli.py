@@ -201,11 +201,12 @@ def validate(directory: Path, as_json: bool) -> None:
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--no-install", is_flag=True, help="Only generate and link; do not install dependencies.")
 @verbose_option
-def link(directory: Path, no_install: bool) -> None:
+@click.pass_context
+def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
     """Make `@omniviewdev/vite-plugin` resolvable in DIRECTORY/ui (generate, install, link)."""
     from orchestrator.ui_setup import prepare_ui
 
-    setup = run_async(lambda: prepare_ui(directory, install=not no_install))
+    setup = run_async(lambda: prepare_ui(directory, install=not no_install, verbose=is_verbose(ctx)))
     installed = f"dependencies installed with {setup.package_manager}; " if setup.installed else ""
     click.echo(f"{setup.ui_dir}: {installed}@omniviewdev/vite-plugin -> {setup.package_dir}")
 
@@ -213,6 +214,7 @@ def link(directory: Path, no_install: bool) -> None:
 @main.command()
 @click.argument("plugin_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--no-vite", is_flag=True, help="Do not run the UI side at all.")
+@click.option("--no-go", is_flag=True, help="Do not build or run the Go backend: UI work only.")
 @click.option("--ui", "ui_mode", type=click.Choice(["dev", "build"]), default="dev", show_default=True,
               help="dev: Vite dev server with HMR; build: vite build on change, assets installed.")
 @click.option("--debounce", "debounce_ms", type=click.IntRange(10, 10_000), default=150, show_default=True,
@@ -223,13 +225,15 @@ def link(directory: Path, no_install: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print NDJSON events instead of lines.")
 @verbose_option
 @click.pass_context
-def run(ctx: click.Context, plugin_dirs: tuple[Path, ...], no_vite: bool, ui_mode: str, debounce_ms: int,
+def run(ctx: click.Context, plugin_dirs: tuple[Path, ...], no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
         go_path: str | None, handshake_timeout: float, vite_timeout: float, as_json: bool) -> None:
     """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
     from orchestrator.manager import RunOptions, run_plugins
     from orchestrator.output import Printer
 
-    options = RunOptions(vite=not no_vite, ui_mode=ui_mode, debounce_ms=debounce_ms, go=go_path,
+    if no_vite and no_go:
+        raise click.UsageError("--no-vite and --no-go together leave nothing to run")
+    options = RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, debounce_ms=debounce_ms, go=go_path,
                          handshake_timeout=handshake_timeout, vite_timeout=vite_timeout)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
     run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer))

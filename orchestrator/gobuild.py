@@ -22,6 +22,7 @@ from orchestrator.instance import BuildError
 
 BINARY = Path("build/bin/plugin")
 WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
+MANIFEST = "plugin.yaml"  # watched at the plugin root only: an edit is checked, installed, and restarts the plugin
 IGNORED_DIRS = {"ui", "node_modules", "build", "vendor", "testdata"}
 
 _ERROR_LINE = re.compile(r"^(?P<file>[^\s:#][^:]*\.go):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$")
@@ -86,6 +87,8 @@ class GoFileFilter:
 
     def __call__(self, _change: object, path: str) -> bool:
         file = Path(path)
+        if file.name == MANIFEST:
+            return file.parent == self.roots[0]
         if not (file.suffix == ".go" or file.name in WATCHED_NAMES):
             return False
         for root in self.roots:
@@ -143,3 +146,30 @@ async def go_build(plugin_dir: Path, go: str, *, on_line: Callable[[str], None],
     output = "\n".join(lines)
     return BuildResult(code == 0, time.monotonic_ns() - started, output,
                        [] if code == 0 else parse_build_errors(output, plugin_dir))
+
+
+# What `go build` says when go.mod/go.sum do not match the imports: `go mod tidy` is the fix.
+_NEEDS_TIDY = ("missing go.sum entry", "no required module provides package", "updates to go.mod needed",
+               "go: updates to go.sum needed")
+
+
+def build_failure_lines(result: BuildResult, plugin_dir: Path) -> list[str]:
+    """Go's output as an author reads it: each error once, its path relative to the plugin, Go's hint lines
+    kept, and what to do when the fix is a known command."""
+    root = plugin_dir.resolve()
+    lines: list[str] = []
+    for line in result.output.splitlines():
+        if not line.strip() or line.startswith("# "):  # `# package` headers repeat what the paths say
+            continue
+        match = _ERROR_LINE.match(line.strip())
+        if match is not None:
+            file = (root / match["file"]).resolve()
+            shown = file.relative_to(root) if file.is_relative_to(root) else file
+            column = f":{match['column']}" if match["column"] else ""
+            line = f"{shown}:{match['line']}{column}: {match['message']}"
+        lines.append(line.rstrip())
+    if not lines:
+        lines.append("go build failed without saying why")
+    if any(marker in result.output for marker in _NEEDS_TIDY):
+        lines.append(f"go.mod or go.sum does not match the imports: run `go mod tidy` in {root}")
+    return lines

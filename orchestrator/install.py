@@ -22,22 +22,28 @@ def install_binary(built: Path, state_dir: Path) -> Path:
     return target
 
 
-def sync_manifest(plugin_dir: Path, state_dir: Path) -> bool:
-    """plugin.yaml must be in place before the plugin starts (the SDK panics without it)."""
-    content = (plugin_dir / "plugin.yaml").read_bytes()
-    target = state_dir / "plugin.yaml"
-    if target.is_file() and target.read_bytes() == content:
-        return False
-    write_atomic(target, content)
-    return True
+def sdk_manifest_dir(plugin_id: str) -> Path:
+    """Where the Omniview SDK reads plugin.yaml: `$HOME/.omniview/plugins/<id>/`, whatever the state root.
 
-
-def sdk_home(state: Path) -> Path | None:
-    """The HOME to give the plugin so the SDK's `$HOME/.omniview` is the state root, when that is possible.
-
-    The SDK ignores OMNIVIEW_STATE_DIR and reads plugin.yaml under `$HOME/.omniview`.
+    Every SDK version up to v0.5.0 ignores OMNIVIEW_STATE_DIR here, and the plugin's HOME is never changed
+    (real plugins read ~/.kube, ~/.aws), so a state root elsewhere needs a second copy of plugin.yaml.
     """
-    return state.parent if state.name == ".omniview" else None
+    return Path.home() / ".omniview" / "plugins" / plugin_id
+
+
+def sync_manifest(plugin_dir: Path, target_dirs: list[Path]) -> list[Path]:
+    """Install plugin.yaml into each folder before the plugin starts (the SDK panics without it).
+
+    Returns the folders whose copy changed.
+    """
+    content = (plugin_dir / "plugin.yaml").read_bytes()
+    changed = []
+    for folder in dict.fromkeys(d.resolve() for d in target_dirs):
+        target = folder / "plugin.yaml"
+        if not (target.is_file() and target.read_bytes() == content):
+            write_atomic(target, content)
+            changed.append(folder)
+    return changed
 
 
 def install_assets(dist_assets: Path, state_dir: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import PluginManifest, load_manifest, problems_error
+from orchestrator.config import PluginManifest, Problem, load_manifest, problems_error
 from orchestrator.devinfo import DevInfo, remove_devinfo, write_devinfo
 from orchestrator.errors import PlugindevError
-from orchestrator.gobuild import BINARY, GoFileFilter, find_go, go_build, watch_paths
-from orchestrator.install import install_binary, plugin_state_dir, sdk_home, sync_manifest
+from orchestrator.gobuild import BINARY, GoFileFilter, build_failure_lines, find_go, go_build, watch_paths
+from orchestrator.install import install_binary, plugin_state_dir, sdk_manifest_dir, sync_manifest
 from orchestrator.instance import DevState, EventBus, Instance, Level, Source, Status, now_rfc3339
 from orchestrator.leftovers import ProcessRegistry, reap_leftovers
 from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
@@ -37,6 +38,7 @@ STABLE_AFTER = 10.0  # seconds a plugin must run before its crash count starts o
 @dataclass(frozen=True)
 class RunOptions:
     vite: bool = True
+    go_backend: bool = True  # False: serve only the UI of a plugin that also has a backend (--no-go)
     ui_mode: str = "dev"  # "dev": Vite dev server with HMR; "build": vite build on change, assets installed
     debounce_ms: int = 150
     go: str | None = None
@@ -46,6 +48,34 @@ class RunOptions:
 
 _HCLOG_LEVELS = {"trace": Level.DEBUG, "debug": Level.DEBUG, "info": Level.INFO, "warn": Level.WARN,
                  "error": Level.ERROR}
+
+
+_VOLATILE = re.compile(r"\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+                       r"|\b(?:duration|timestamp|elapsed)=\S+")
+
+
+class RepeatFolder:
+    """Folds a plugin line that repeats the one before it, timestamps and durations aside.
+
+    SDK v0.1.x logs every RPC it serves, so each health check would add a line to the terminal.
+    """
+
+    def __init__(self) -> None:
+        self._last = ""
+        self._repeats = 0
+
+    def seen(self, message: str) -> bool:
+        """True when `message` repeats the previous one (and is folded)."""
+        key = _VOLATILE.sub("", message).strip()
+        if key and key == self._last:
+            self._repeats += 1
+            return True
+        self._last = key
+        return False
+
+    def take_repeats(self) -> int:
+        repeats, self._repeats = self._repeats, 0
+        return repeats
 
 
 def hclog_line(line: str) -> tuple[Level, str]:
@@ -84,6 +114,8 @@ class PluginSession:
         self._stopping = False
         self._announced = False
         self._crashes = 0
+        self._told_sdk_copy = False
+        self._plugin_lines = RepeatFolder()
         self._vite_was_ready = False
         self._started = time.monotonic()
 
@@ -107,7 +139,7 @@ class PluginSession:
                         from orchestrator.ui_build import ui_build_loop
 
                         group.create_task(ui_build_loop(self, stop))
-                if self.manifest.has_backend:
+                if self.manifest.has_backend and self.options.go_backend:
                     group.create_task(self._go_loop(stop))
                 await stop.wait()
         finally:
@@ -209,6 +241,8 @@ class PluginSession:
 
     async def _build(self, go: str) -> bool:
         self.instance.update(goStatus=Status.BUILDING)
+        if not self._reload_manifest():
+            return False
         self.say("go build ./pkg", source=Source.GO_BUILD)
         pid: list[int] = []
 
@@ -226,22 +260,47 @@ class PluginSession:
         if result.ok:
             self.say(f"built in {duration_ms:.0f} ms", source=Source.GO_BUILD)
             return True
-        errors = result.errors
-        summary = str(errors[0]) if errors else (result.output.strip().splitlines() or ["go build failed"])[-1]
-        for line in result.output.splitlines():
-            if line.strip() and not line.startswith("#"):
-                self.say(line, Level.ERROR, Source.GO_BUILD)
-        self.instance.report_errors(errors)
+        lines = build_failure_lines(result, self.plugin_dir)
+        for line in lines:
+            self.say(line, Level.ERROR, Source.GO_BUILD)
+        self.instance.report_errors(result.errors)
+        self._build_failed(str(result.errors[0]) if result.errors else lines[0])
+        return False
+
+    def _build_failed(self, summary: str) -> None:
+        """A failed build (or plugin.yaml check) leaves whatever runs alone, and says what that means."""
         self.instance.update(goStatus=Status.ERROR, lastError=summary)
         if self.plugin is not None:
             self.say("build failed: the running plugin keeps serving", Level.WARN, Source.GO_BUILD)
+        else:
+            self.say("the backend is not running: fix the errors above and save, plugindev builds again",
+                     Level.ERROR)
+
+    def _reload_manifest(self) -> bool:
+        """plugin.yaml is read again before every build: an edit is checked, and a bad one stops the build."""
+        problems = validate_plugin(self.plugin_dir)
+        if not problems:
+            manifest = load_manifest(self.plugin_dir)
+            if manifest.id == self.manifest.id:
+                self.manifest = manifest
+                return True
+            problems = [Problem("plugin.yaml", "id", f"changed from {self.manifest.id!r} to {manifest.id!r}; "
+                                                     "restart plugindev to develop it under its new id")]
+        self.say(str(problems_error(self.plugin_dir, problems)), Level.ERROR)
+        self._build_failed(str(problems[0]))
         return False
 
     # -- the plugin process ------------------------------------------------------------------------------------
     async def _install_and_restart(self) -> None:
         install_binary(self.plugin_dir / BINARY, self.state_dir)
-        if sync_manifest(self.plugin_dir, self.state_dir):
-            self.say(f"installed plugin.yaml into {self.state_dir}")
+        sdk_dir = sdk_manifest_dir(self.manifest.id)
+        for folder in sync_manifest(self.plugin_dir, [self.state_dir, sdk_dir]):
+            if folder == self.state_dir.resolve():
+                self.say(f"installed plugin.yaml into {folder}")
+            elif not self._told_sdk_copy:
+                self._told_sdk_copy = True
+                self.say(f"installed plugin.yaml also into {folder}: the Omniview SDK reads it there, "
+                         "whatever the state root")
         await self._stop_plugin()
         await self._start_plugin()
 
@@ -250,9 +309,6 @@ class PluginSession:
 
         self.instance.update(goStatus=Status.STARTING)
         extra = {"OMNIVIEW_VITE_PORT": str(self.vite_port)} if self.vite_port else {}
-        home = sdk_home(self.state_dir.parent.parent)
-        if home is not None:
-            extra["HOME"] = str(home)
         try:
             process = await PluginProcess.start(
                 self.state_dir / "bin" / "plugin", plugin_id=self.manifest.id, cwd=self.plugin_dir, extra_env=extra,
@@ -278,7 +334,14 @@ class PluginSession:
 
     def _plugin_output(self, stream: str, line: str) -> None:
         level, message = hclog_line(line)
+        if self._plugin_lines.seen(message):
+            return
+        self._report_repeats()
         self.say(message, level, Source.PLUGIN)
+
+    def _report_repeats(self) -> None:
+        if repeats := self._plugin_lines.take_repeats():
+            self.say(f"(the line above came {repeats} more time{'s' if repeats > 1 else ''})", source=Source.PLUGIN)
 
     async def _stop_plugin(self) -> None:
         if self._exit_watch is not None:
@@ -292,6 +355,7 @@ class PluginSession:
         remove_devinfo(self.state_dir)
         self.instance.update(grpcConnected=False)
         code = await process.stop()
+        self._report_repeats()
         self.registry.discard(process.pid)
         self.say(f"stopped plugin pid {process.pid} (exit {code})", Level.DEBUG)
 

@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from typing import TextIO
 
-from orchestrator.instance import EVENT_ERROR, EVENT_LOG, EVENT_STATUS, Event, Level, Source
+from orchestrator.instance import EVENT_LOG, EVENT_STATUS, Event, Level, Source
 
 EVENT_SYSTEM = "plugindev/system"
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
@@ -31,6 +31,7 @@ class Printer:
         self.verbose = verbose
         self.show_plugin = show_plugin
         self.colour = use_colour(stream) and not as_json
+        self._last_status: dict[str, str] = {}
 
     def line(self, tag: str, message: str, plugin_id: str = "") -> None:
         if self.as_json:  # plugindev's own messages, outside any plugin's events
@@ -47,6 +48,8 @@ class Printer:
         self.stream.flush()
 
     def handle(self, event: Event) -> None:
+        """Log lines and (with -v) status changes; build errors arrive as log lines too, so the error
+        events are for --json readers only."""
         if self.as_json:
             self.stream.write(json.dumps(event.to_json()) + "\n")
             self.stream.flush()
@@ -58,14 +61,13 @@ class Printer:
                     continue
                 tag = "error" if level is Level.ERROR else _TAGS[Source(entry["source"])]
                 self.line(tag, entry["message"], event.plugin_id)
-        elif event.name == EVENT_ERROR:
-            for error in event.payload["errors"]:
-                self.line("error", f"{error['file']}:{error['line']}:{error['column']}: {error['message']}",
-                          event.plugin_id)
         elif event.name == EVENT_STATUS and self.verbose:
             state = event.payload
-            self.line("system", f"status vite={state['viteStatus']} go={state['goStatus']} "
-                                f"grpc={'up' if state['grpcConnected'] else 'down'}", event.plugin_id)
+            summary = (f"status vite={state['viteStatus']} go={state['goStatus']} "
+                       f"grpc={'up' if state['grpcConnected'] else 'down'}")
+            if self._last_status.get(event.plugin_id) != summary:  # other fields changed: nothing to say
+                self._last_status[event.plugin_id] = summary
+                self.line("system", summary, event.plugin_id)
 
     async def run(self, queue: asyncio.Queue[Event]) -> None:
         while True:

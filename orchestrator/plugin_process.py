@@ -43,9 +43,10 @@ _HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 _SHUTDOWN = "/plugin.GRPCController/Shutdown"
 _STREAM_STDIO = "/plugin.GRPCStdio/StreamStdio"
 
-# Variables that would make go-plugin speak something else than plain gRPC on its socket (multiplexing,
-# AutoMTLS): never inherited from the user's shell.
-_DROPPED_ENV = ("PLUGIN_MULTIPLEX_GRPC", "PLUGIN_CLIENT_CERT")
+# Never inherited from the user's shell: variables that would make go-plugin speak something else than plain
+# gRPC on its socket (multiplexing, AutoMTLS), and OMNIVIEW_DEV, with which SDK v0.5.0 writes and deletes the
+# very .devinfo that plugindev owns, and exits on SIGTERM.
+_DROPPED_ENV = ("PLUGIN_MULTIPLEX_GRPC", "PLUGIN_CLIENT_CERT", "OMNIVIEW_DEV")
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _READ_CHUNK = 64 * 1024

@@ -12,10 +12,10 @@ from orchestrator.paths import resource_dir
 from orchestrator.render import FileSpec, Outcome, apply, plan, render, template_env
 
 TEMPLATE_PARTS = {"full": ("common", "backend", "ui"), "ui": ("common", "ui"), "backend": ("common", "backend")}
-DEFAULT_CAPABILITIES = {"full": ("ui", "settings"), "ui": ("ui",), "backend": ("settings",)}
+TEMPLATE_CAPABILITIES = {"full": ("ui", "settings"), "ui": ("ui",), "backend": ("settings",)}
 
 # Pinned so a scaffold made today builds the same way tomorrow.
-SDK_VERSION = "v0.2.1"
+SDK_VERSION = "v0.5.0"  # what the Omniview host pins
 GO_VERSION = "1.25.0"
 NPM_VERSIONS = {
     "vite": "8.3.8",
@@ -42,21 +42,18 @@ class ScaffoldOptions:
             raise UsageError(f"--id {reason}")
         if self.template not in TEMPLATE_PARTS:
             raise UsageError(f"--template {self.template!r} does not exist; choose one of {', '.join(TEMPLATE_PARTS)}")
-        capabilities = self.capabilities or DEFAULT_CAPABILITIES[self.template]
-        for capability in capabilities:
+        for capability in self.capabilities:
             if capability not in CAPABILITIES:
                 raise UsageError(f"--capability {capability!r} is unknown{suggest_capability(capability)}")
         has_backend = "backend" in TEMPLATE_PARTS[self.template]
-        backend = [c for c in capabilities if c in BACKEND_CAPABILITIES]
+        backend = [c for c in self.capabilities if c in BACKEND_CAPABILITIES]
         if backend and not has_backend:
             raise UsageError(f"--capability {backend[0]} needs the Go backend; use --template full or backend")
-        if UI_CAPABILITY in capabilities and "ui" not in TEMPLATE_PARTS[self.template]:
+        if UI_CAPABILITY in self.capabilities and "ui" not in TEMPLATE_PARTS[self.template]:
             raise UsageError("--capability ui needs the React UI; use --template full or ui")
-        if has_backend and not backend:
-            raise UsageError(f"--template {self.template} has a Go backend but no backend capability is listed; "
-                             f"add one of {', '.join(BACKEND_CAPABILITIES)}")
-        if "ui" in TEMPLATE_PARTS[self.template] and UI_CAPABILITY not in capabilities:
-            raise UsageError(f"--template {self.template} has a UI but the 'ui' capability is not listed")
+        # What the template itself brings is always declared: its UI, and the settings capability that the
+        # SDK registers in every backend.
+        capabilities = (*TEMPLATE_CAPABILITIES[self.template], *self.capabilities)
         return ScaffoldOptions(
             plugin_id=self.plugin_id,
             name=self.name or self.plugin_id,
@@ -84,8 +81,10 @@ def scaffold_files(options: ScaffoldOptions) -> dict[str, FileSpec]:
         "sdk_version": SDK_VERSION,
         "npm": NPM_VERSIONS,
     }
+    # a capability with a working registration in the SDK brings its own files (capabilities/<name>/)
+    folders = [*parts, *(f"capabilities/{c}" for c in options.capabilities if (root / "capabilities" / c).is_dir())]
     files: dict[str, FileSpec] = {}
-    for part in parts:
+    for part in folders:
         for source in sorted(p for p in (root / part).rglob("*") if p.is_file()):
             rel = source.relative_to(root / part).as_posix()
             if rel.endswith(".j2"):

@@ -14,6 +14,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+source scripts/sdk-proxy.sh
+
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'

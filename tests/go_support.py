@@ -50,8 +50,8 @@ def source_hash(plugin_dir: Path, go: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_fixture(plugin_dir: Path = FIXTURE) -> Path:
-    """Build `plugin_dir/pkg` once per source hash and return the cached binary's path (never edit it)."""
+def build_fixture(plugin_dir: Path = FIXTURE, package: str = "./pkg") -> Path:
+    """Build `package` of `plugin_dir` once per source hash and return the cached binary (never edit it)."""
     go = find_go()
     cache = Path(os.environ["PLUGINDEV_CACHE_DIR"]) / "go-fixtures"
     cache.mkdir(parents=True, exist_ok=True)
@@ -67,7 +67,7 @@ def build_fixture(plugin_dir: Path = FIXTURE) -> Path:
         fd, tmp = tempfile.mkstemp(dir=binary.parent, prefix=".plugin-")
         os.close(fd)
         result = subprocess.run(
-            [go, "build", "-buildvcs=false", "-o", tmp, "./pkg"], cwd=plugin_dir, capture_output=True,
+            [go, "build", "-buildvcs=false", "-o", tmp, package], cwd=plugin_dir, capture_output=True,
             text=True, timeout=600,
         )
         if result.returncode != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -175,9 +176,26 @@ def running(args: list[str], env: dict[str, str], cwd: Path | None = None) -> It
                 os.killpg(pgid, signal.SIGKILL)
 
 
+@functools.cache
+def _user_caches() -> dict[str, str]:
+    """Go's, npm's and pnpm's caches as they are for the user running the tests, whatever HOME a run gets."""
+    names = ("GOCACHE", "GOMODCACHE", "GOPATH")
+    found = subprocess.run(["go", "env", *names], capture_output=True, text=True, check=True).stdout.splitlines()
+    caches = dict(zip(names, found, strict=True))
+    caches["NPM_CONFIG_CACHE"] = os.environ.get("NPM_CONFIG_CACHE", str(Path.home() / ".npm"))
+    caches["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    caches["XDG_DATA_HOME"] = os.environ.get("XDG_DATA_HOME", str(Path.home() / ".local" / "share"))
+    return caches
+
+
 def run_env(state_root: Path, **extra: str) -> dict[str, str]:
+    """The environment of a run: its state root, and a HOME of its own beside it (the SDK reads plugin.yaml
+    under $HOME/.omniview; a test must never touch the user's), with the user's Go and npm caches kept."""
     env = dict(os.environ)
+    env |= _user_caches()
     env["OMNIVIEW_STATE_DIR"] = str(state_root)
+    env["HOME"] = str(state_root.parent / "home")
     env.pop("NO_COLOR", None)
+    env.pop("OMNIVIEW_DEV", None)
     env.update(extra)
     return env

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.devinfo import DevInfo, process_start_time, read_devinfo, write_devinfo
-from orchestrator.gobuild import GoFileFilter, parse_build_errors, watch_paths
+from orchestrator.gobuild import BuildResult, GoFileFilter, build_failure_lines, parse_build_errors, watch_paths
 from orchestrator.instance import (
     EVENT_ERROR,
     EVENT_LOG,
@@ -26,6 +26,7 @@ from orchestrator.instance import (
     Status,
 )
 from orchestrator.loops import rebuild_loop
+from orchestrator.manager import RepeatFolder
 from orchestrator.output import Printer
 
 GO_OUTPUT = """\
@@ -50,6 +51,39 @@ def test_build_errors_are_parsed_with_absolute_paths(tmp_path: Path) -> None:
     assert str(errors[0]) == f"{tmp_path}/pkg/main.go:36:22: undefined: undefinedThing"
 
 
+MISSING_GO_SUM = """\
+pkg/main.go:3:8: missing go.sum entry for module providing package github.com/omniviewdev/plugin-sdk/pkg/sdk \
+(imported by github.com/example/x/pkg); to add:
+	go get github.com/example/x/pkg
+"""
+
+
+def test_a_failed_build_is_shown_once_relative_with_hints_and_what_to_do(tmp_path: Path) -> None:
+    result = BuildResult(False, 1, GO_OUTPUT.replace("/abs/path", str(tmp_path / "pkg")), [])
+    assert build_failure_lines(result, tmp_path) == [
+        "pkg/main.go:36:22: undefined: undefinedThing",
+        'pkg/util.go:7:2: "fmt" imported and not used',
+        "pkg/other.go:12: syntax error: unexpected newline",
+        "pkg/x.go:1:1: absolute stays",
+        "note: module requires Go 1.99",  # Go's own hint lines stay
+    ]
+
+    tidy = build_failure_lines(BuildResult(False, 1, MISSING_GO_SUM, []), tmp_path)
+    assert tidy[0].startswith("pkg/main.go:3:8: missing go.sum entry")
+    assert tidy[1] == "\tgo get github.com/example/x/pkg"
+    assert tidy[-1] == f"go.mod or go.sum does not match the imports: run `go mod tidy` in {tmp_path.resolve()}"
+
+
+def test_repeated_plugin_lines_fold_apart_from_times_and_durations() -> None:
+    folder = RepeatFolder()
+    rpc = "2026/11/26 12:45:{:02d} [RPC] /grpc.health.v1.Health/Check duration={}µs"
+    assert not folder.seen(rpc.format(1, 53.2))
+    assert [folder.seen(rpc.format(s, d)) for s, d in ((6, 40.1), (11, 61.0))] == [True, True]
+    assert folder.take_repeats() == 2 and folder.take_repeats() == 0
+    assert not folder.seen("[STREAM] /plugin.GRPCStdio/StreamStdio opened")
+    assert not folder.seen(rpc.format(16, 1.0))  # not the line just before: shown again
+
+
 @pytest.mark.parametrize(
     ("rel", "watched"),
     [
@@ -57,6 +91,7 @@ def test_build_errors_are_parsed_with_absolute_paths(tmp_path: Path) -> None:
         ("pkg/main.txt", False), ("ui/src/x.go", False), ("ui/node_modules/a/b.go", False),
         ("build/bin/x.go", False), ("vendor/a/a.go", False), ("pkg/testdata/t.go", False),
         (".git/x.go", False), ("pkg/.hidden/x.go", False), ("node_modules/x.go", False),
+        ("plugin.yaml", True), ("pkg/plugin.yaml", False), ("ui/plugin.yaml", False),
     ],
 )
 def test_go_file_filter(tmp_path: Path, rel: str, watched: bool) -> None:
@@ -119,7 +154,8 @@ def test_printer_lines_and_json() -> None:
 
     text, ndjson = asyncio.run(scenario())
     lines = text.splitlines()
-    assert [line[9:] for line in lines] == ["[vite] ready", "[error] boom", "[error] /x/a.go:3:4: undefined: y"]
+    # build errors reach the terminal as the session's log lines; the error event is for --json readers
+    assert [line[9:] for line in lines] == ["[vite] ready", "[error] boom"]
     assert all(line[2] == ":" and line[5] == ":" for line in lines)
     assert "\x1b[" not in text  # not a TTY: no colour
     parsed = [json.loads(line) for line in ndjson.splitlines()]

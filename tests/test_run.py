@@ -33,14 +33,14 @@ from orchestrator.vite import allocate_port
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parent.parent
-SDK_STANDIN = REPO / "examples" / "sdk-standin"
 START = 120.0  # first start may install npm packages and build Go from a cold cache
 
 
 @pytest.fixture
 def state_root(tmp_path: Path) -> Path:
-    # named .omniview so the SDK stand-in (which reads $HOME/.omniview) finds plugin.yaml where plugindev put it
-    return tmp_path / ".omniview"
+    # not $HOME/.omniview (run_env gives the run a HOME of its own): plugindev must also put plugin.yaml
+    # where the SDK reads it
+    return tmp_path / "state"
 
 
 @pytest.fixture
@@ -80,9 +80,6 @@ def _builds(run: RunHandle) -> int:
 def _full_plugin(tmp_path: Path, template: str = "full") -> Path:
     plugin = tmp_path / "work" / "hello"
     scaffold(plugin, ScaffoldOptions("hello", "Hello", "", template).checked())
-    if template != "ui":
-        (plugin.parent / "go.work").write_text(
-            f"go 1.25.0\n\nuse ./hello\n\nreplace github.com/omniviewdev/plugin-sdk => {SDK_STANDIN}\n")
     return plugin
 
 
@@ -342,12 +339,10 @@ def test_a_new_directory_is_watched_too(testplugin: Path, state_root: Path) -> N
 
 def test_the_example_runs_from_a_fresh_copy(tmp_path: Path, state_root: Path) -> None:
     checkout = tmp_path / "checkout"
-    for rel in ("examples/hello-plugin", "examples/sdk-standin"):
-        listed = subprocess.run(["git", "ls-files", "-z", rel], cwd=REPO, capture_output=True, check=True)
-        for name in filter(None, listed.stdout.decode().split("\0")):
-            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
-            (checkout / name).write_bytes((REPO / name).read_bytes())
-    for name in ("examples/go.work", "examples/go.work.sum"):
+    listed = subprocess.run(["git", "ls-files", "-z", "examples/hello-plugin"], cwd=REPO, capture_output=True,
+                            check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
         (checkout / name).write_bytes((REPO / name).read_bytes())
     with running(["examples/hello-plugin"], run_env(state_root), cwd=checkout) as run:
         run.wait_status(lambda s: ready(s) and s["viteStatus"] == "ready", START, "the example ready")
@@ -375,8 +370,6 @@ def test_several_plugins_at_once_keep_to_themselves(tmp_path: Path, state_root: 
     for name in ("alpha", "beta"):
         plugin = tmp_path / name / name
         scaffold(plugin, ScaffoldOptions(name, name, "", "full").checked())
-        (plugin.parent / "go.work").write_text(
-            f"go 1.25.0\n\nuse ./{name}\n\nreplace github.com/omniviewdev/plugin-sdk => {SDK_STANDIN}\n")
         plugins.append(plugin)
     with running([str(p) for p in plugins], run_env(state_root)) as run:
         for name in ("alpha", "beta"):

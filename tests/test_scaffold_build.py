@@ -10,31 +10,39 @@ from pathlib import Path
 import pytest
 from conftest import plugindev
 
+from orchestrator.scaffold import SDK_VERSION
+
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parent.parent
-SDK_STANDIN = REPO / "examples" / "sdk-standin"
 
 
-def _scaffold(target: Path) -> None:
-    result = plugindev("scaffold", str(target), "--id", "build-test", "--name", "Build Test")
+def _scaffold(target: Path, *args: str) -> None:
+    result = plugindev("scaffold", str(target), "--id", "build-test", "--name", "Build Test", *args)
     assert result.returncode == 0, result.stderr
 
 
-def test_go_half_builds_and_vets(tmp_path: Path) -> None:
+def _go(plugin: Path, *args: str) -> subprocess.CompletedProcess[str]:
     go = shutil.which("go")
     assert go, "the Go toolchain must be on PATH"
+    return subprocess.run([go, *args], cwd=plugin, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("capabilities", [(), ("--capability", "resource")])
+def test_go_half_builds_against_the_real_sdk_and_go_mod_tidy_changes_nothing(tmp_path: Path,
+                                                                             capabilities: tuple[str, ...]) -> None:
     plugin = tmp_path / "plugin"
-    _scaffold(plugin)
-    # The real SDK is not on every module proxy: a workspace points it at the stand-in with the same API.
-    (tmp_path / "go.work").write_text(f"go 1.25.0\n\nuse ./plugin\n\nreplace github.com/omniviewdev/plugin-sdk => "
-                                      f"{SDK_STANDIN}\n")
-    build = subprocess.run([go, "build", "-o", "build/bin/plugin", "./pkg"], cwd=plugin, capture_output=True,
-                           text=True, timeout=600)
+    _scaffold(plugin, *capabilities)
+    assert f"github.com/omniviewdev/plugin-sdk {SDK_VERSION}" in (plugin / "go.mod").read_text()
+    rendered = {name: (plugin / name).read_bytes() for name in ("go.mod", "go.sum")}
+    build = _go(plugin, "build", "-o", "build/bin/plugin", "./pkg")  # right after scaffolding, nothing else run
     assert build.returncode == 0, build.stderr
     assert (plugin / "build/bin/plugin").stat().st_size > 0
-    vet = subprocess.run([go, "vet", "./..."], cwd=plugin, capture_output=True, text=True, timeout=600)
+    vet = _go(plugin, "vet", "./...")
     assert vet.returncode == 0, vet.stderr
+    tidy = _go(plugin, "mod", "tidy")
+    assert tidy.returncode == 0, tidy.stderr
+    drifted = [name for name, content in rendered.items() if (plugin / name).read_bytes() != content]
+    assert drifted == [], f"`go mod tidy` changed {drifted}: update scaffolds/backend/ for SDK {SDK_VERSION}"
 
 
 def test_ui_half_links_installs_and_builds_a_systemjs_bundle(tmp_path: Path) -> None:

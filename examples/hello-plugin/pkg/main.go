@@ -5,7 +5,7 @@ import "github.com/omniviewdev/plugin-sdk/pkg/sdk"
 
 func main() {
 	plugin := sdk.NewPlugin(sdk.PluginOpts{ID: "hello-plugin"})
-	// Register the backend capabilities here (resource, exec, ...); settings and the
-	// lifecycle services come with the SDK.
+	// The SDK registers the settings capability itself, and a lifecycle service that tells the IDE
+	// which capabilities are registered (see README.md for the others).
 	plugin.Serve()
 }
