@@ -3,7 +3,8 @@
 One app per Vite version (React 19, MUI 7, emotion, lodash-es), the generated package linked into its
 node_modules from outside the app. Dev: one Vite server per version; the checks are the HTTP requests a host
 webview would make. Build: one `vite build` per user-`external` form per version, evaluated by a tiny
-SystemJS host in Node.
+SystemJS host in Node. The config sets no `build.target` (real plugins do not), so the minifier's helpers are
+in play.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from vite_support import (
     app_package_json,
     make_app,
     module_imports,
+    run_in_group,
     run_system_bundle,
     run_vite_build,
     shared_specifiers,
@@ -38,8 +40,11 @@ import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import { omniviewExternals } from '@omniviewdev/vite-plugin';
 
-// The test chooses the form of the user's own `external` (SPEC §3: array, function, string or RegExp).
+// The test chooses the form of the user's own `external` (SPEC §3: array, function, string or RegExp),
+// or 'helpers' for the entry whose code needs the minifier's helpers.
 const mode = process.env.OMNIVIEW_TEST_EXTERNAL ?? 'none';
+const inputs: Record<string, string> = { array: 'src/entry-ext.ts', function: 'src/entry-ext.ts',
+  regexp: 'src/entry-ext.ts', helpers: 'src/entry-helpers.ts' };
 const userExternal =
   mode === 'array' ? ['lodash-es', 'made-up-ext/thing']
   : mode === 'function' ? (id: string) => id === 'lodash-es' || id.startsWith('made-up-ext/')
@@ -51,11 +56,10 @@ export default defineConfig({
   plugins: [react(), omniviewExternals()],
   server: { host: '127.0.0.1', cors: true, hmr: { protocol: 'ws', host: '127.0.0.1' } },
   build: {
-    target: 'es2022',
     cssCodeSplit: false,
     sourcemap: true,
     rollupOptions: {
-      input: mode === 'array' || mode === 'function' || mode === 'regexp' ? 'src/entry-ext.ts' : 'src/entry.ts',
+      input: inputs[mode] ?? 'src/entry.ts',
       ...(userExternal === undefined ? {} : { external: userExternal }),
       output: {
         entryFileNames: 'assets/entry.js',
@@ -87,6 +91,39 @@ import { mount } from './Page';
 export const plugin = { id: 'demo', reactVersion: version, mount, debounced: debounce(() => 1, 10), madeUp };
 """
 
+# With Vite's default build.target, lowering these needs helper functions: esbuild (Vite 5) lowers the class
+# fields and private members, Oxc (Vite 8) the `using` declaration.
+ENTRY_HELPERS = """\
+import { useState } from 'react';
+
+class Counter {
+  static made = 0;
+  count = 0;
+  #step = 1;
+
+  bump(): this {
+    this.count += this.#step;
+    return this;
+  }
+}
+
+function tally(extra: object): number {
+  using scope = { [Symbol.dispose]() {} };
+  const merged = { step: 1, ...extra };
+  return new Counter().bump().count + Object.keys(merged).length + (scope ? 0 : 100);
+}
+
+export async function load(): Promise<string> {
+  await Promise.resolve();
+  return 'omniview-helpers-marker';
+}
+
+export const plugin = { useState, total: tally({ more: 2 }), load };
+"""
+HELPERS_MARKER = "omniview-helpers-marker"
+# Text of a helper each minifier emits for ENTRY_HELPERS: the helpers really are there to be misplaced.
+HELPER_TEXT = {"vite5": "Cannot add the same private member", "vite8": "using declarations can only be used"}
+
 PAGE = """\
 import { useState } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -117,6 +154,7 @@ APP_FILES = {
     "tsconfig.json": TSCONFIG,
     "src/entry.ts": ENTRY,
     "src/entry-ext.ts": ENTRY_EXT,
+    "src/entry-helpers.ts": ENTRY_HELPERS,
     "src/Page.tsx": PAGE,
 }
 
@@ -389,3 +427,46 @@ def test_build_user_external_still_applies(mode: str, app: App, build: Callable[
     plugin = run["exports"].get("plugin")
     assert plugin is not None and plugin["keys"]["reactVersion"] == REACT_VERSION, run
     assert plugin["keys"]["debounced"] == "<function>"
+
+
+# Runs a bundle as a classic script in a fresh global scope (as a host page's <script> would) and prints the
+# globals it defined besides `System`; then where the source map sends a given text of the bundle.
+GLOBALS_AND_MAP = r"""
+import fs from 'node:fs';
+import vm from 'node:vm';
+import { SourceMap } from 'node:module';
+const [file, text] = process.argv.slice(2);
+const code = fs.readFileSync(file, 'utf8');
+const scope = { System: { register() {} } };
+vm.runInNewContext(code, scope);
+const at = code.indexOf(text);
+const lines = code.slice(0, at).split('\n');
+const map = new SourceMap(JSON.parse(fs.readFileSync(file + '.map', 'utf8')));
+console.log(JSON.stringify({ globals: Object.keys(scope).filter((name) => name !== 'System'),
+  entry: map.findEntry(lines.length - 1, lines.at(-1).length) }));
+"""
+
+
+def test_build_minifier_helpers_stay_inside_the_system_register_factory(app: App, build: Callable[[str], Build],
+                                                                        node: str) -> None:
+    out = build("helpers")
+    assert HELPER_TEXT[app.stack] in out.code, "the minifier emitted no helper: the test proves nothing"
+    assert out.code.startswith("System.register(["), out.code[:300]
+
+    script = app.root / ".plugindev-globals-and-map.mjs"
+    script.write_text(GLOBALS_AND_MAP)
+    result = run_in_group([node, str(script), str(out.bundle), HELPERS_MARKER], app.root, timeout=60)
+    assert result.returncode == 0, result.output
+    found = json.loads(result.output.splitlines()[-1])
+    assert found["globals"] == [], f"the bundle defines globals: {found['globals']}"
+    # the source map still points at the marker's own line (the helpers moved, the mappings with them)
+    source_lines = ENTRY_HELPERS.splitlines()
+    marker_line = next(i for i, line in enumerate(source_lines) if HELPERS_MARKER in line)
+    entry = found["entry"]
+    assert entry["originalSource"].endswith("src/entry-helpers.ts"), entry
+    assert entry["originalLine"] == marker_line, (entry, source_lines[marker_line])
+
+    # the helpers work where they are now: the module runs and its lowered code computed the right value
+    run = out.run()
+    assert run["failedDeps"] == {}, run
+    assert run["exports"]["plugin"]["keys"] == {"useState": "<function>", "total": 3, "load": "<function>"}
