@@ -14,8 +14,6 @@ export default defineConfig({
     hmr: { protocol: 'ws', host: '127.0.0.1' },
   },
   build: {
-    // es2022 keeps bundler helpers out of the SystemJS module's global scope
-    target: 'es2022',
     cssCodeSplit: false,
     sourcemap: true,
     rollupOptions: {
@@ -24,7 +22,9 @@ export default defineConfig({
         entryFileNames: 'assets/entry.js',
         chunkFileNames: 'assets/[name].js',
         assetFileNames: 'assets/[name].[ext]',
-        format: 'system',
+        // Vite 8's Rolldown has no SystemJS output, hence no 'system' in its types: omniviewExternals()
+        // builds ES modules and turns them into System.register (Vite 5's Rollup writes it itself).
+        format: 'system' as never,
       },
       preserveEntrySignatures: 'exports-only',
     },
