@@ -15,8 +15,11 @@ from pathlib import Path
 from types import FrameType
 
 REPO = Path(__file__).resolve().parent.parent
-SDK_STANDIN = REPO / "examples" / "sdk-standin"
 sys.path.insert(0, str(REPO / "tests"))
+
+from go_support import use_sdk_proxy  # noqa: E402  (tests/ is on the path only now)
+
+use_sdk_proxy()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -53,10 +56,7 @@ def plugindev(*args: str, timeout: float = 600) -> None:
 
 
 def scaffold_plugin(work: Path, template: str, plugin_id: str = "hello") -> Path:
-    """`plugindev scaffold <work>/work/<id>`; a Go template also gets a go.work using the SDK stand-in."""
+    """`plugindev scaffold <work>/work/<id>`: a plugin on the real Omniview SDK (from the Go module proxy)."""
     plugin = work / "work" / plugin_id
     plugindev("scaffold", str(plugin), "--id", plugin_id, "--template", template)
-    if template != "ui":
-        (plugin.parent / "go.work").write_text(
-            f"go 1.25.0\n\nuse ./{plugin_id}\n\nreplace github.com/omniviewdev/plugin-sdk => {SDK_STANDIN}\n")
     return plugin

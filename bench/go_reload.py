@@ -1,8 +1,9 @@
 """Time Go edit → new plugin process healthy and `.devinfo` rewritten (SPEC §8: ≤ quiet + go build + 300 ms).
 
-Runs `plugindev run --json --debounce QUIET_MS` on a copy of the go-plugin test fixture, waits for it to be ready,
-does one unmeasured edit (warms the Go build cache for the edited file), then ROUNDS times: rewrites
-`BUILD_MARKER` in pkg/main.go and polls `.devinfo` every 5 ms until it names a new pid. Per round:
+Runs `plugindev run --json --debounce QUIET_MS` on a backend plugin scaffolded on the real Omniview SDK (a
+~25 MB binary), waits for it to be ready, does one unmeasured edit (warms the Go build cache for the edited
+file), then ROUNDS times: rewrites the marker constant in pkg/marker.go and polls `.devinfo` every 5 ms until it
+names a new pid. Per round:
 
   total     save → `.devinfo` with the new pid (polled)
   go build  lastBuildDuration of that build (status event, measured by plugindev around `go build`)
@@ -23,22 +24,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _bench import bench_dir, median, pct  # also puts tests/ on sys.path
-from go_support import copy_fixture
+from _bench import bench_dir, median, pct, scaffold_plugin  # also puts tests/ on sys.path
 from run_support import RunHandle, devinfo, ready, run_env, running
 
 ROUNDS = 10
 QUIET_MS = 150
 SLACK_MS = 300.0
-PLUGIN_ID = "testplugin"
-MARKER = 'const BUILD_MARKER = "'
+PLUGIN_ID = "reload"
 
 
 def _edit_marker(plugin: Path, marker: str) -> None:
-    main_go = plugin / "pkg" / "main.go"
-    text = main_go.read_text()
-    start = text.index(MARKER) + len(MARKER)
-    main_go.write_text(text[:start] + marker + text[text.index('"', start):])
+    """A Go edit: an unused constant is legal Go, and a new value recompiles the package and relinks."""
+    (plugin / "pkg" / "marker.go").write_text(f'package main\n\nconst buildMarker = "{marker}"\n')
 
 
 def _wall(stamp: str) -> float:
@@ -86,8 +83,9 @@ def main() -> None:
     quiet = float(sys.argv[2]) if len(sys.argv) > 2 else float(QUIET_MS)
     samples: list[dict[str, float]] = []
     with bench_dir("bench-go-reload-") as work:
-        plugin = copy_fixture(work / PLUGIN_ID)
-        state_root = work / ".omniview"
+        plugin = scaffold_plugin(work, "backend", PLUGIN_ID)
+        _edit_marker(plugin, "initial")
+        state_root = work / "state"
         with running([str(plugin), "--debounce", str(int(quiet))], run_env(state_root)) as run:
             run.wait_status(ready, 300, "the plugin ready")
             run.wait_for(lambda _: devinfo(state_root, PLUGIN_ID), 30, ".devinfo")

@@ -20,7 +20,6 @@ from pathlib import Path
 from orchestrator.errors import PlugindevError
 from orchestrator.instance import BuildError
 
-BINARY = Path("build/bin/plugin")
 WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
 MANIFEST = "plugin.yaml"  # watched at the plugin root only: an edit is checked, installed, and restarts the plugin
 IGNORED_DIRS = {"ui", "node_modules", "build", "vendor", "testdata"}
@@ -119,12 +118,12 @@ class BuildResult:
     errors: list[BuildError]
 
 
-async def go_build(plugin_dir: Path, go: str, *, on_line: Callable[[str], None],
+async def go_build(plugin_dir: Path, go: str, binary: Path, *, on_line: Callable[[str], None],
                    on_start: Callable[[int], None] = lambda _pid: None) -> BuildResult:
-    """`go build -o build/bin/plugin ./pkg`, output streamed; cancelling it kills the whole build."""
+    """`go build -o BINARY ./pkg`, output streamed; cancelling it kills the whole build."""
     started = time.monotonic_ns()
     process = await asyncio.create_subprocess_exec(
-        go, "build", "-buildvcs=false", "-o", str(BINARY), "./pkg", cwd=plugin_dir,
+        go, "build", "-buildvcs=false", "-o", str(binary), "./pkg", cwd=plugin_dir,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )

@@ -15,10 +15,18 @@ def plugin_state_dir(plugin_id: str, root: Path | None = None) -> Path:
     return (root or state_root()) / "plugins" / plugin_id
 
 
-def install_binary(built: Path, state_dir: Path) -> Path:
-    """Staged beside the target, then renamed: a starting process never sees half a binary."""
+def staged_binary(state_dir: Path) -> Path:
+    """Where `go build` writes: beside the installed binary, on the same filesystem, so installing is a rename
+    (a ~25 MB SDK binary is never copied, and a starting process never sees half of one)."""
+    staging = state_dir / "bin" / ".plugin.build"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    return staging
+
+
+def install_binary(staged: Path, state_dir: Path) -> Path:
     target = state_dir / "bin" / "plugin"
-    write_atomic(target, built.read_bytes(), mode=0o755)
+    os.chmod(staged, 0o755)
+    os.replace(staged, target)
     return target
 
 

@@ -20,8 +20,8 @@ from typing import Any
 from orchestrator.config import PluginManifest, Problem, load_manifest, problems_error
 from orchestrator.devinfo import DevInfo, remove_devinfo, write_devinfo
 from orchestrator.errors import PlugindevError
-from orchestrator.gobuild import BINARY, GoFileFilter, build_failure_lines, find_go, go_build, watch_paths
-from orchestrator.install import install_binary, plugin_state_dir, sdk_manifest_dir, sync_manifest
+from orchestrator.gobuild import GoFileFilter, build_failure_lines, find_go, go_build, watch_paths
+from orchestrator.install import install_binary, plugin_state_dir, sdk_manifest_dir, staged_binary, sync_manifest
 from orchestrator.instance import DevState, EventBus, Instance, Level, Source, Status, now_rfc3339
 from orchestrator.leftovers import ProcessRegistry, reap_leftovers
 from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
@@ -251,7 +251,7 @@ class PluginSession:
             self.registry.add("go-build", self.manifest.id, build_pid)
 
         try:
-            result = await go_build(self.plugin_dir, go, on_start=started,
+            result = await go_build(self.plugin_dir, go, staged_binary(self.state_dir), on_start=started,
                                     on_line=lambda line: self.say(line, Level.DEBUG, Source.GO_BUILD))
         finally:
             self.registry.discard(pid[0] if pid else None)
@@ -292,7 +292,7 @@ class PluginSession:
 
     # -- the plugin process ------------------------------------------------------------------------------------
     async def _install_and_restart(self) -> None:
-        install_binary(self.plugin_dir / BINARY, self.state_dir)
+        install_binary(staged_binary(self.state_dir), self.state_dir)
         sdk_dir = sdk_manifest_dir(self.manifest.id)
         for folder in sync_manifest(self.plugin_dir, [self.state_dir, sdk_dir]):
             if folder == self.state_dir.resolve():

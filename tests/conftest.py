@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from go_support import use_sdk_proxy
 from vite_support import ViteProcesses, generate_vite_plugin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,15 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 # npm installs are slow: every test session shares one cache folder, apart from the user's own.
 os.environ.setdefault("PLUGINDEV_CACHE_DIR", str(Path.home() / ".cache" / "plugindev-tests"))
 
-# The Go module proxy that the test machines reach does not serve the Omniview plugin SDK. `shared/goproxy`
-# beside the checkout serves its releases (with their public checksums) as a file proxy: put it in front of
-# the usual proxy, as scripts/test.sh does. A plugin author's machine gets the SDK from the public proxy.
-SDK_PROXY = REPO.parent / "shared" / "goproxy"
-if SDK_PROXY.is_dir() and f"file://{SDK_PROXY}" not in os.environ.get("GOPROXY", ""):
-    usual = os.environ.get("GOPROXY") or subprocess.run(["go", "env", "GOPROXY"], capture_output=True, text=True,
-                                                        check=False).stdout.strip() or "https://proxy.golang.org,direct"
-    os.environ["GOPROXY"] = f"file://{SDK_PROXY},{usual}"
-    os.environ["GONOSUMDB"] = "github.com/omniviewdev/plugin-sdk"
+use_sdk_proxy()
 
 
 def plugindev(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

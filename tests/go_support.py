@@ -22,10 +22,25 @@ from pathlib import Path
 
 from orchestrator.gobuild import find_go
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "testplugin"
+TESTS = Path(__file__).resolve().parent
+FIXTURE = TESTS / "fixtures" / "testplugin"
 PLUGIN_ID = "testplugin"
 
 _SOURCE_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
+
+
+def use_sdk_proxy() -> None:
+    """Put `shared/goproxy` (beside the checkout) in front of the usual Go module proxy, as scripts/test.sh does.
+
+    The proxy that the test machines reach does not serve the Omniview plugin SDK; that folder serves its
+    releases with their public checksums. A plugin author's machine gets the SDK from the public proxy.
+    """
+    proxy = TESTS.parent.parent / "shared" / "goproxy"  # shared/ lies beside the checkout
+    if proxy.is_dir() and f"file://{proxy}" not in os.environ.get("GOPROXY", ""):
+        usual = os.environ.get("GOPROXY") or subprocess.run(
+            [find_go(), "env", "GOPROXY"], capture_output=True, text=True, check=False).stdout.strip()
+        os.environ["GOPROXY"] = f"file://{proxy},{usual or 'https://proxy.golang.org,direct'}"
+        os.environ["GONOSUMDB"] = "github.com/omniviewdev/plugin-sdk"
 
 
 def _source_files(plugin_dir: Path) -> list[Path]:

@@ -332,6 +332,7 @@ def test_a_new_directory_is_watched_too(testplugin: Path, state_root: Path) -> N
         (extra / "helpers.go").write_text("package helpers\n\nconst Answer = 42\n")
         run.wait_for(lambda r: _builds(r) == builds + 1, 20, "a build after a file in a new folder")
         (testplugin / "pkg" / "notes.txt").write_text("not Go\n")
+        (testplugin / "build").mkdir(exist_ok=True)
         (testplugin / "build" / "ignored.go").write_text("package ignored\n")
         time.sleep(1.0)
         assert _builds(run) == builds + 1  # neither a non-Go file nor build/ output triggers one
