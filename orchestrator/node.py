@@ -114,24 +114,11 @@ async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) 
     return env
 
 
-_NPM_ERROR_CODE = re.compile(r"npm (?:ERR!|error) code (\S+)")
-_NPM_ERROR_LINE = re.compile(r"npm (?:ERR!|error) (?!code\b)(.+)")
-_NETWORK_CODES = {"ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EAI_AGAIN", "ECONNRESET", "ENETUNREACH"}
-
-
 def npm_failure(what: str, stderr: str) -> PlugindevError:
-    """One line out of npm's many: its error code, its first message, and what to do."""
-    code_match = _NPM_ERROR_CODE.search(stderr)
-    code = code_match[1] if code_match else "unknown"
-    lines = [m.strip() for m in _NPM_ERROR_LINE.findall(stderr) if m.strip()]
-    detail = lines[0] if lines else (stderr.strip().splitlines() or ["no output"])[-1]
-    if code in _NETWORK_CODES or "network" in detail.lower():
-        hint = "cannot reach the npm registry; check the network or npm's 'registry' setting"
-    elif code in {"E404", "ETARGET"}:
-        hint = "check the package name and version"
-    else:
-        hint = "see npm's output above"
-    return PlugindevError(f"{what} failed ({code}: {detail}); {hint}")
+    """One line out of npm's many: the package, npm's error code and first message, and what to do."""
+    from orchestrator.install_errors import install_failure
+
+    return install_failure("npm", what, stderr)
 
 
 async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[str, str]) -> Path:
