@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import plugindev
 
 from orchestrator.validate import validate_plugin
@@ -31,9 +32,9 @@ def _tree(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     ("template", "present", "absent"),
     [
-        ("full", ["pkg/main.go", "go.mod", "ui/src/entry.ts", "ui/vite.config.ts"], []),
-        ("ui", ["ui/src/entry.ts", "ui/package.json"], ["pkg/main.go", "go.mod"]),
-        ("backend", ["pkg/main.go", "go.mod"], ["ui/package.json"]),
+        ("full", ["pkg/main.go", "go.mod", "go.sum", "ui/src/entry.ts", "ui/vite.config.ts"], []),
+        ("ui", ["ui/src/entry.ts", "ui/package.json"], ["pkg/main.go", "go.mod", "go.sum"]),
+        ("backend", ["pkg/main.go", "go.mod", "go.sum"], ["ui/package.json"]),
     ],
 )
 def test_each_variant_renders_and_validates_clean(tmp_path: Path, template: str, present: list[str],
@@ -51,11 +52,27 @@ def test_each_variant_renders_and_validates_clean(tmp_path: Path, template: str,
     assert result.returncode == 0 and "ok" in result.stdout
 
 
+def test_resource_capability_renders_its_registration_and_keeps_the_templates_own(tmp_path: Path) -> None:
+    target = tmp_path / "plugin"
+    assert _scaffold(target, "--capability", "resource", "--capability", "exec")[0] == 0
+    assert yaml.safe_load((target / "plugin.yaml").read_text())["capabilities"] == ["ui", "settings", "resource",
+                                                                                     "exec"]
+    assert "registerResources(plugin)" in (target / "pkg/main.go").read_text()
+    registration = (target / "pkg/resource.go").read_text()
+    assert "sdk.RegisterResourcePlugin(plugin, sdk.ResourcePluginOpts[Client]{" in registration
+    readme = (target / "README.md").read_text()
+    assert "`resource` is registered in `pkg/resource.go`" in readme
+    assert "Declared in `plugin.yaml` but not registered by the scaffold: exec." in readme
+
+
 def test_full_scaffold_content(tmp_path: Path) -> None:
     target = tmp_path / "plugin"
     assert _scaffold(target)[0] == 0
     assert 'sdk.NewPlugin(sdk.PluginOpts{ID: "hello-plugin"})' in (target / "pkg/main.go").read_text()
-    assert "require github.com/omniviewdev/plugin-sdk v0.2.1" in (target / "go.mod").read_text()
+    assert "require github.com/omniviewdev/plugin-sdk v0.5.0" in (target / "go.mod").read_text()  # the host's pin
+    assert "github.com/omniviewdev/plugin-sdk v0.5.0 h1:" in (target / "go.sum").read_text()
+    assert yaml.safe_load((target / "plugin.yaml").read_text())["capabilities"] == ["ui", "settings"]
+    assert not (target / "pkg/resource.go").exists()
     package = json.loads((target / "ui/package.json").read_text())
     assert package["type"] == "module" and package["scripts"] == {"dev": "vite", "build": "vite build"}
     assert package["dependencies"]["react"].startswith("19.")
