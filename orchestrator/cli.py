@@ -234,6 +234,6 @@ def run(ctx: click.Context, plugin_dirs: tuple[Path, ...], no_vite: bool, no_go:
     if no_vite and no_go:
         raise click.UsageError("--no-vite and --no-go together leave nothing to run")
     options = RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, debounce_ms=debounce_ms, go=go_path,
-                         handshake_timeout=handshake_timeout, vite_timeout=vite_timeout)
+                         handshake_timeout=handshake_timeout, vite_timeout=vite_timeout, verbose=is_verbose(ctx))
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
     run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer))

@@ -44,6 +44,7 @@ class RunOptions:
     go: str | None = None
     handshake_timeout: float = 30.0
     vite_timeout: float = 30.0
+    verbose: bool = False  # -v: a failed UI install prints the package manager's whole output
 
 
 _HCLOG_LEVELS = {"trace": Level.DEBUG, "debug": Level.DEBUG, "info": Level.INFO, "warn": Level.WARN,
@@ -161,7 +162,7 @@ class PluginSession:
 
         self.instance.update(viteStatus=Status.STARTING)
         self.say("preparing ui/: Node environment, dependencies, @omniviewdev/vite-plugin")
-        setup = await prepare_ui(self.plugin_dir)
+        setup = await prepare_ui(self.plugin_dir, verbose=self.options.verbose)
         if setup.installed:
             self.say(f"installed UI dependencies with {setup.package_manager}")
 
