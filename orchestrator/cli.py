@@ -170,6 +170,8 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
             click.echo(f"{o.action:>9}  {directory / o.path}")
         if dry_run:
             click.echo("dry run: nothing was written")
+        elif not conflicts:
+            click.echo(f"plugin {options.plugin_id!r} is ready: `plugindev run {directory}` starts it")
     if conflicts:
         click.echo(f"plugindev: {len(conflicts)} files differ from the templates and were left as they are; "
                    "re-run with --force to overwrite them", err=True)

@@ -191,10 +191,11 @@ class PluginSession:
         await supervise(make_server, port, on_status=self._on_vite_status, stop_event=stop)
 
     def _vite_output(self, line: str) -> None:
-        from orchestrator.vite import strip_ansi
+        from orchestrator.vite import vite_line
 
-        if line.strip():
-            self.say(strip_ansi(line).rstrip(), source=Source.VITE)
+        detail, text = vite_line(line)
+        if text.strip():
+            self.say(text, Level.DEBUG if detail else Level.INFO, Source.VITE)
 
     def _on_vite_status(self, status: str, message: str) -> None:
         self.vite_ready = status == "ready"

@@ -37,6 +37,18 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+# Vite stamps some messages with its own clock and tag ("1:02:48 PM [vite] ..."): the printer has both.
+_OWN_PREFIX = re.compile(r"^\s*\d{1,2}:\d\d:\d\d(?:\s?[AP]M)?\s+\[vite\]\s")
+# Lines plugindev reads for itself (the banner) or that only a debugger wants (a Node stack frame).
+_DETAIL = re.compile(r"^\s*(?:VITE v\S+\s+ready in|➜\s+(?:Local|Network|press)\b|at\s+\S+.*\(?(?:file|node):)")
+
+
+def vite_line(line: str) -> tuple[bool, str]:
+    """Vite's output line as shown: (is detail, text). The banner and stack frames are detail (-v)."""
+    text = _OWN_PREFIX.sub("", strip_ansi(line).rstrip())
+    return bool(_DETAIL.match(text)), text
+
+
 def port_is_free(port: int) -> bool:
     """Whether a server could listen on 127.0.0.1:port now (bind, then close)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

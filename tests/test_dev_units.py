@@ -28,6 +28,7 @@ from orchestrator.instance import (
 from orchestrator.loops import rebuild_loop
 from orchestrator.manager import RepeatFolder
 from orchestrator.output import Printer
+from orchestrator.vite import vite_line
 
 GO_OUTPUT = """\
 # example.com/testplugin/pkg
@@ -222,3 +223,18 @@ def test_devinfo_is_atomic_and_checked(tmp_path: Path) -> None:
     assert "not a positive integer" in read_devinfo(path)[1]
     path.write_text("{nope")
     assert read_devinfo(path) == (None, "not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("line", "detail", "text"),
+    [
+        ("  \x1b[32mVITE v8.3.8\x1b[39m  ready in 273 ms", True, "  VITE v8.3.8  ready in 273 ms"),
+        ("  ➜  Local:   http://127.0.0.1:15173/", True, "  ➜  Local:   http://127.0.0.1:15173/"),
+        ("1:02:48 PM [vite] Internal server error: Transform failed", False, "Internal server error: Transform failed"),
+        ("13:02:48 [vite] (client) page reload src/App.tsx", False, "(client) page reload src/App.tsx"),
+        ("      at transformWithOxc (file:///x/node.js:7673:19)", True, "      at transformWithOxc (file:///x/node.js:7673:19)"),
+        (" 10 │       <h1>{TITLE}</h2>", False, " 10 │       <h1>{TITLE}</h2>"),
+    ],
+)
+def test_vite_lines_lose_their_own_stamp_and_the_banner_is_detail(line: str, detail: bool, text: str) -> None:
+    assert vite_line(line) == (detail, text)

@@ -190,3 +190,14 @@ def test_missing_values_are_asked_for_on_a_terminal(tmp_path: Path) -> None:
         os.close(master)
     manifest = (target / "plugin.yaml").read_text()
     assert "id: tty-plugin" in manifest and 'name: "tty-plugin"' in manifest and '"Asked for"' in manifest
+
+
+def test_text_output_lists_each_file_and_says_how_to_start(tmp_path: Path) -> None:
+    target = tmp_path / "plugin"
+    result = plugindev("scaffold", str(target), *BASE)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"   create  {target / 'plugin.yaml'}" in lines
+    assert lines[-1] == f"plugin 'hello-plugin' is ready: `plugindev run {target}` starts it"
+    again = plugindev("scaffold", str(target), *BASE).stdout.splitlines()
+    assert all(line.startswith("identical") for line in again[:-1]) and again[-1] == lines[-1]
