@@ -27,7 +27,7 @@ from orchestrator.leftovers import ProcessRegistry, reap_leftovers
 from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
 from orchestrator.output import Printer
 from orchestrator.paths import state_root
-from orchestrator.validate import validate_plugin
+from orchestrator.validate import ENTRY_CANDIDATES, validate_plugin
 
 # waits between restarts of a plugin that keeps exiting on its own
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0)
@@ -207,10 +207,15 @@ class PluginSession:
                 self.say(message, Level.ERROR, Source.VITE)
         elif status == "ready":
             self._vite_was_ready = True
-            self.say(f"ready at {url}", source=Source.VITE)
+            self.say(f"ready: the IDE loads {self._entry_url()}", source=Source.VITE)
         self.instance.update(**changes)
         if self.vite_ready:
             self._advertise()
+
+    def _entry_url(self) -> str:
+        """The URL an author can open: the dev server itself serves no page at `/` (a 404)."""
+        entry = next((rel for rel in ENTRY_CANDIDATES if (self.plugin_dir / rel).is_file()), ENTRY_CANDIDATES[0])
+        return f"http://127.0.0.1:{self.vite_port}/{entry.removeprefix('ui/')}"
 
     # -- Go -------------------------------------------------------------------------------------------------
     async def _go_loop(self, stop: asyncio.Event) -> None:
@@ -415,7 +420,7 @@ class PluginSession:
         self.say(f"wrote {path}", Level.DEBUG)
         if not self._announced:
             self._announced = True
-            ui = f"UI {self.vite_port and f'http://127.0.0.1:{self.vite_port}'}, " if self.uses_vite else ""
+            ui = f"UI {self._entry_url()}, " if self.uses_vite else ""
             elapsed = time.monotonic() - self._started
             self.say(f"ready in {elapsed:.1f} s: {ui}plugin pid {process.pid} ({info.network} {info.addr})")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -350,6 +352,11 @@ def test_the_example_runs_from_a_fresh_copy(tmp_path: Path, state_root: Path) ->
         info = run.wait_for(lambda _: devinfo(state_root, "hello-plugin"), 10, ".devinfo")
         assert info["vitePort"] >= 15173 and alive(info["pid"])
         run.wait_for(lambda r: r.log_count(lambda e: e["message"].startswith("ready in ")) == 1, 5, "ready line")
+        (line,) = [e["message"] for e in run.logs() if e["message"].startswith("ready in ")]
+        url = re.search(r"UI (http://\S+),", line)
+        assert url is not None and url[1] == f"http://127.0.0.1:{info['vitePort']}/src/entry.ts"
+        with urllib.request.urlopen(url[1], timeout=10) as response:  # a URL an author can open: no 404
+            assert response.status == 200 and b"plugin" in response.read()
         assert run.interrupt() == 0
 
 
