@@ -188,3 +188,18 @@ def test_no_go_serves_only_the_ui_of_a_full_plugin(tmp_path: Path) -> None:
         time.sleep(1.0)
         assert run.log_count(lambda e: e["source"] == "go-build") == 0
         assert not (plugin / "build").exists()
+
+
+def test_an_sdk_that_logs_every_rpc_does_not_fill_the_terminal(tmp_path: Path) -> None:
+    plugin = tmp_path / "sdk-old"
+    shutil.copytree(FIXTURES / "sdk011plugin", plugin)  # SDK v0.1.1 logs `[RPC] <method>` for every call
+    with running([str(plugin)], run_env(tmp_path / "state")) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        time.sleep(11)  # two rounds of plugindev's health check, one every 5 s
+        assert run.interrupt() == 0
+    messages = [e["message"] for e in run.logs() if e["source"] == "plugin"]
+    shown = [m for m in messages if "[RPC] /grpc.health.v1.Health/Check" in m]
+    folded = sum(int(m.split()[4]) for m in messages if m.startswith("(the line above came "))
+    # at least three checks were served (one at the start, then every 5 s); the first may come before the
+    # stdio stream's `[STREAM] opened` line, so at most two are shown and the rest are counted
+    assert len(shown) <= 2 and len(shown) + folded >= 3, messages
