@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from orchestrator import __version__
-from orchestrator.errors import PlugindevError, UsageError
+from orchestrator.common.errors import PlugindevError, UsageError
 
 T = TypeVar("T")
 
@@ -93,8 +93,8 @@ _CHECK_WORDS = {"create": "missing", "overwrite": "differs from what gen-shims w
 def gen_shims(ctx: click.Context, host: Path | None, manifest: Path | None, extra: tuple[str, ...], out: Path,
               check: bool, refresh: bool, rediscover: bool, as_json: bool) -> None:
     """Generate the shared-dependency shims and the Vite plugin package that wires them in."""
-    from orchestrator.shared_list import load_shared_list
-    from orchestrator.shims import generate
+    from orchestrator.shimgen.generate import generate
+    from orchestrator.shimgen.shared_list import load_shared_list
 
     if host is not None and manifest is not None:
         raise UsageError("give --host or --manifest, not both")
@@ -150,9 +150,9 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
              capabilities: tuple[str, ...], template: str, go_module: str, force: bool, dry_run: bool,
              as_json: bool) -> None:
     """Create a complete new plugin (Go backend and React UI) in DIRECTORY."""
-    from orchestrator.render import Action
-    from orchestrator.scaffold import ScaffoldOptions
-    from orchestrator.scaffold import scaffold as write_scaffold
+    from orchestrator.authoring.render import Action
+    from orchestrator.authoring.scaffold import ScaffoldOptions
+    from orchestrator.authoring.scaffold import scaffold as write_scaffold
 
     plugin_id = _prompt_missing(plugin_id, "Plugin id", default=directory.absolute().name.lower())
     if plugin_id is None:
@@ -184,7 +184,7 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
 @verbose_option
 def validate(directory: Path, as_json: bool) -> None:
     """Check a plugin directory; print every problem, naming file and field."""
-    from orchestrator.validate import validate_plugin
+    from orchestrator.authoring.validate import validate_plugin
 
     problems = validate_plugin(directory)
     if as_json:
@@ -206,7 +206,7 @@ def validate(directory: Path, as_json: bool) -> None:
 @click.pass_context
 def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
     """Make `@omniviewdev/vite-plugin` resolvable in DIRECTORY/ui (generate, install, link)."""
-    from orchestrator.ui_setup import prepare_ui
+    from orchestrator.link.setup import prepare_ui
 
     setup = run_async(lambda: prepare_ui(directory, install=not no_install, verbose=is_verbose(ctx)))
     installed = f"dependencies installed with {setup.package_manager}; " if setup.installed else ""
@@ -230,8 +230,8 @@ def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
 def run(ctx: click.Context, plugin_dirs: tuple[Path, ...], no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
         go_path: str | None, handshake_timeout: float, vite_timeout: float, as_json: bool) -> None:
     """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
-    from orchestrator.manager import RunOptions, run_plugins
-    from orchestrator.output import Printer
+    from orchestrator.devloop.printer import Printer
+    from orchestrator.devloop.session import RunOptions, run_plugins
 
     if no_vite and no_go:
         raise click.UsageError("--no-vite and --no-go together leave nothing to run")

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.devinfo import DevInfo, process_start_time, read_devinfo, write_devinfo
-from orchestrator.gobuild import BuildResult, GoFileFilter, build_failure_lines, parse_build_errors, watch_paths
-from orchestrator.instance import (
+from orchestrator.devloop.devinfo import DevInfo, process_start_time, read_devinfo, write_devinfo
+from orchestrator.devloop.gobuild import BuildResult, GoFileFilter, build_failure_lines, parse_build_errors, watch_paths
+from orchestrator.devloop.printer import Printer
+from orchestrator.devloop.rebuild import rebuild_loop
+from orchestrator.devloop.session import RepeatFolder
+from orchestrator.devloop.state import (
     EVENT_ERROR,
     EVENT_LOG,
     EVENT_STATUS,
@@ -25,10 +28,7 @@ from orchestrator.instance import (
     Source,
     Status,
 )
-from orchestrator.loops import rebuild_loop
-from orchestrator.manager import RepeatFolder
-from orchestrator.output import Printer
-from orchestrator.vite import vite_line
+from orchestrator.devloop.vite import vite_line
 
 GO_OUTPUT = """\
 # example.com/testplugin/pkg

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from node_fixtures import EXPECTED, write_packages
 
-from orchestrator.discovery import Exports, bundled_exports, discover_in_node, settle
+from orchestrator.shimgen.discovery import Exports, bundled_exports, discover_in_node, settle
 
 pytestmark = pytest.mark.integration
 

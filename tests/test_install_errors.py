@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import plugindev
 
-from orchestrator.install_errors import condense, install_failure
+from orchestrator.link.install_errors import condense, install_failure
 
 NPM_E404 = (
     "npm error code E404\n"

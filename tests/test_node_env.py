@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import PlugindevError
-from orchestrator.node import ensure_node_env, parse_node_version
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.node import ensure_node_env, parse_node_version
 
 pytestmark = pytest.mark.integration
 

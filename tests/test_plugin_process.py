@@ -1,4 +1,4 @@
-"""orchestrator.plugin_process: the handshake parser, and real go-plugin processes (the `testplugin` fixture)."""
+"""The go-plugin handshake parser, and real go-plugin processes (the `testplugin` fixture)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import pytest
 from go_support import PLUGIN_ID, build_fixture
 
-from orchestrator.errors import PlugindevError
-from orchestrator.plugin_process import (
+from orchestrator.common.errors import PlugindevError
+from orchestrator.devloop.plugin_process import (
     Handshake,
     HandshakeError,
     PluginProcess,

@@ -23,8 +23,8 @@ from conftest import plugindev
 from run_support import RunHandle
 from vite_support import ViteProcesses, ViteServer, http_get, run_vite_build, system_register_deps
 
-from orchestrator.discovery import LEXER_PACKAGE
-from orchestrator.node import ensure_node_env, install_dir, install_packages
+from orchestrator.common.node import ensure_node_env, install_dir, install_packages
+from orchestrator.shimgen.discovery import LEXER_PACKAGE
 
 pytestmark = pytest.mark.integration
 

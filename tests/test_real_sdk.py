@@ -16,7 +16,7 @@ import yaml
 from go_support import build_fixture
 from run_support import RunHandle, alive, devinfo, ready, run_env, running
 
-from orchestrator.scaffold import ScaffoldOptions, scaffold
+from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
 
 pytestmark = pytest.mark.integration
 

@@ -29,8 +29,8 @@ from run_support import (
     running,
 )
 
-from orchestrator.scaffold import ScaffoldOptions, scaffold
-from orchestrator.vite import allocate_port
+from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
+from orchestrator.devloop.vite import allocate_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import plugindev
 
-from orchestrator.validate import validate_plugin
+from orchestrator.authoring.validate import validate_plugin
 
 BASE = ["--id", "hello-plugin", "--name", "Hello Plugin", "--description", "A test plugin"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import plugindev
 
-from orchestrator.scaffold import SDK_VERSION
+from orchestrator.authoring.scaffold import SDK_VERSION
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.errors import PlugindevError
-from orchestrator.shared_list import (
+from orchestrator.common.errors import PlugindevError
+from orchestrator.shimgen.shared_list import (
     default_manifest_path,
     load_host,
-    load_manifest,
+    load_shared_manifest,
     package_name,
     parse_shared_keys,
     shim_filename,
@@ -50,7 +50,7 @@ def test_bundled_manifest_equals_the_host_data() -> None:
     bundled = yaml.safe_load(default_manifest_path().read_text())
     if shared_data.exists():
         assert bundled == yaml.safe_load(shared_data.read_text())
-    shared = load_manifest(default_manifest_path())
+    shared = load_shared_manifest(default_manifest_path())
     assert len(shared.specifiers) == 63
     assert shared.specifiers[:3] == ("@emotion/react", "@emotion/styled", "@mui/material")
     assert shared.host_versions["react"] == "19.2.4"
@@ -66,7 +66,7 @@ def _manifest(tmp_path: Path, text: str) -> Path:
 def test_malformed_manifest_names_file_and_line(tmp_path: Path) -> None:
     path = _manifest(tmp_path, "packages:\n  - react\n  - [broken\n")
     with pytest.raises(PlugindevError, match=r"manifest\.yaml:4:1: invalid YAML"):
-        load_manifest(path)
+        load_shared_manifest(path)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_malformed_manifest_names_file_and_line(tmp_path: Path) -> None:
 )
 def test_bad_manifest_entries(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(PlugindevError, match=message):
-        load_manifest(_manifest(tmp_path, text))
+        load_shared_manifest(_manifest(tmp_path, text))
 
 
 HOST_TS = """

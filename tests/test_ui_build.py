@@ -15,7 +15,7 @@ import pytest
 from run_support import RunHandle, run_env, running
 from vite_support import VITE_STACKS
 
-from orchestrator.scaffold import ScaffoldOptions, scaffold
+from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import plugindev
 
-from orchestrator.scaffold import ScaffoldOptions, scaffold
-from orchestrator.validate import exports_named_plugin
+from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
+from orchestrator.authoring.validate import exports_named_plugin
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import PlugindevError
-from orchestrator.node import ensure_node_env
-from orchestrator.scaffold import ScaffoldOptions, scaffold
-from orchestrator.ui_setup import prepare_ui
-from orchestrator.vite import PORT_RANGE, ViteServer, allocate_port, port_is_free, strip_ansi, supervise
+from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.node import ensure_node_env
+from orchestrator.devloop.vite import PORT_RANGE, ViteServer, allocate_port, port_is_free, strip_ansi, supervise
+from orchestrator.link.setup import prepare_ui
 
 # What Vite 8.3.8 prints when colours are on (FORCE_COLOR or a TTY): the URL's port is wrapped in bold codes.
 VITE8_LOCAL = "  \x1b[32m➜\x1b[39m  \x1b[1mLocal\x1b[22m:   \x1b[36mhttp://127.0.0.1:\x1b[1m15173\x1b[22m/\x1b[39m"

@@ -33,11 +33,12 @@ def test_wheel_installs_and_generates_shims_outside_the_source_tree(tmp_path: Pa
     for name in ("package.json", "index.mjs", "index.d.ts", "shims/shims.lock.json"):
         assert (work / "pkg" / name).is_file(), name
     # the installed copy must not be reading the source checkout's folders
-    location = subprocess.run([str(python), "-c", "import orchestrator.paths as p; print(p.resource_dir('shims'))"],
-                              cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+    probe = "import orchestrator.common.paths as p; print(p.resource_dir('shims'))"
+    location = subprocess.run([str(python), "-c", probe], cwd=work, capture_output=True, text=True,
+                              check=True).stdout.strip()
     assert str(env_dir) in location and str(REPO) not in location
     assert Path(location, "discover.mjs").is_file()
     for folder in ("vite_plugin_template", "scaffolds"):
-        probe = f"import orchestrator.paths as p; print(p.resource_dir({folder!r}))"
+        probe = f"import orchestrator.common.paths as p; print(p.resource_dir({folder!r}))"
         assert str(env_dir) in subprocess.run([str(python), "-c", probe], cwd=work, capture_output=True,
                                               text=True, check=True).stdout

@@ -46,7 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from orchestrator.vite import strip_ansi
+from orchestrator.devloop.vite import strip_ansi
 
 REPO = Path(__file__).resolve().parent.parent
 VITE_PLUGIN_NAME = "@omniviewdev/vite-plugin"

@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from orchestrator.errors import PlugindevError
+from orchestrator.common.errors import PlugindevError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # orchestrator/
 
 
 def resource_dir(name: str) -> Path:

@@ -15,7 +15,10 @@ from pathlib import Path
 import jinja2
 
 from orchestrator import __version__
-from orchestrator.discovery import (
+from orchestrator.authoring.render import Action, FileSpec, Outcome, apply, plan, render, template_env
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.paths import resource_dir
+from orchestrator.shimgen.discovery import (
     Exports,
     Method,
     NodeResult,
@@ -24,10 +27,7 @@ from orchestrator.discovery import (
     discover_in_node,
     settle,
 )
-from orchestrator.errors import PlugindevError
-from orchestrator.paths import resource_dir
-from orchestrator.render import Action, FileSpec, Outcome, apply, plan, render, template_env
-from orchestrator.shared_list import SharedList, package_name, shim_filenames
+from orchestrator.shimgen.shared_list import SharedList, package_name, shim_filenames
 
 SHIMS_DIR = "shims"
 LOCK_FILE = f"{SHIMS_DIR}/shims.lock.json"

@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestrator.paths import state_root
-from orchestrator.render import write_atomic
+from orchestrator.authoring.render import write_atomic
+from orchestrator.common.paths import state_root
 
 
 def plugin_state_dir(plugin_id: str, root: Path | None = None) -> Path:

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.devinfo import process_start_time
-from orchestrator.errors import PlugindevError
+from orchestrator.common.errors import PlugindevError
+from orchestrator.devloop.devinfo import process_start_time
 
 if TYPE_CHECKING:
     import grpc.aio

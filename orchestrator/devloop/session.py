@@ -17,17 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import PluginManifest, Problem, load_manifest, problems_error
-from orchestrator.devinfo import DevInfo, remove_devinfo, write_devinfo
-from orchestrator.errors import PlugindevError
-from orchestrator.gobuild import GoFileFilter, build_failure_lines, find_go, go_build, watch_paths
-from orchestrator.install import install_binary, plugin_state_dir, sdk_manifest_dir, staged_binary, sync_manifest
-from orchestrator.instance import DevState, EventBus, Instance, Level, Source, Status, now_rfc3339
-from orchestrator.leftovers import ProcessRegistry, reap_leftovers
-from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
-from orchestrator.output import Printer
-from orchestrator.paths import state_root
-from orchestrator.validate import ENTRY_CANDIDATES, validate_plugin
+from orchestrator.authoring.manifest import PluginManifest, Problem, load_plugin_manifest, problems_error
+from orchestrator.authoring.validate import ENTRY_CANDIDATES, validate_plugin
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.paths import state_root
+from orchestrator.devloop.devinfo import DevInfo, remove_devinfo, write_devinfo
+from orchestrator.devloop.gobuild import GoFileFilter, build_failure_lines, find_go, go_build, watch_paths
+from orchestrator.devloop.install import (
+    install_binary,
+    plugin_state_dir,
+    sdk_manifest_dir,
+    staged_binary,
+    sync_manifest,
+)
+from orchestrator.devloop.printer import Printer
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, rebuild_loop, trailing_debounce
+from orchestrator.devloop.registry import ProcessRegistry, reap_leftovers
+from orchestrator.devloop.state import DevState, EventBus, Instance, Level, Source, Status, now_rfc3339
 
 # waits between restarts of a plugin that keeps exiting on its own
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0)
@@ -137,7 +143,7 @@ class PluginSession:
                     if self.uses_vite:
                         group.create_task(self._run_vite(stop))
                     else:
-                        from orchestrator.ui_build import ui_build_loop
+                        from orchestrator.devloop.ui_build import ui_build_loop
 
                         group.create_task(ui_build_loop(self, stop))
                 if self.manifest.has_backend and self.options.go_backend:
@@ -158,7 +164,7 @@ class PluginSession:
 
     # -- UI -------------------------------------------------------------------------------------------------
     async def _prepare_ui(self) -> None:
-        from orchestrator.ui_setup import prepare_ui
+        from orchestrator.link.setup import prepare_ui
 
         self.instance.update(viteStatus=Status.STARTING)
         self.say("preparing ui/: Node environment, dependencies, @omniviewdev/vite-plugin")
@@ -167,8 +173,8 @@ class PluginSession:
             self.say(f"installed UI dependencies with {setup.package_manager}")
 
     async def _run_vite(self, stop: asyncio.Event) -> None:
-        from orchestrator.node import ensure_node_env
-        from orchestrator.vite import ViteServer, allocate_port, supervise
+        from orchestrator.common.node import ensure_node_env
+        from orchestrator.devloop.vite import ViteServer, allocate_port, supervise
 
         env = (await ensure_node_env()).environ()
         port = allocate_port(self.taken_ports)
@@ -191,7 +197,7 @@ class PluginSession:
         await supervise(make_server, port, on_status=self._on_vite_status, stop_event=stop)
 
     def _vite_output(self, line: str) -> None:
-        from orchestrator.vite import vite_line
+        from orchestrator.devloop.vite import vite_line
 
         detail, text = vite_line(line)
         if text.strip():
@@ -287,7 +293,7 @@ class PluginSession:
         """plugin.yaml is read again before every build: an edit is checked, and a bad one stops the build."""
         problems = validate_plugin(self.plugin_dir)
         if not problems:
-            manifest = load_manifest(self.plugin_dir)
+            manifest = load_plugin_manifest(self.plugin_dir)
             if manifest.id == self.manifest.id:
                 self.manifest = manifest
                 return True
@@ -312,7 +318,7 @@ class PluginSession:
         await self._start_plugin()
 
     async def _start_plugin(self) -> bool:
-        from orchestrator.plugin_process import PluginProcess
+        from orchestrator.devloop.plugin_process import PluginProcess
 
         self.instance.update(goStatus=Status.STARTING)
         extra = {"OMNIVIEW_VITE_PORT": str(self.vite_port)} if self.vite_port else {}
@@ -439,7 +445,7 @@ class DevRunner:
             problems = validate_plugin(plugin_dir)
             if problems:
                 raise problems_error(plugin_dir, problems)
-            manifest = load_manifest(plugin_dir)
+            manifest = load_plugin_manifest(plugin_dir)
             if manifest.id in seen:
                 raise PlugindevError(f"{plugin_dir} and {seen[manifest.id]} are both plugin {manifest.id!r}")
             seen[manifest.id] = plugin_dir

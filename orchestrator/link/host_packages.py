@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import __version__
-from orchestrator.discovery import Exports
-from orchestrator.paths import resource_dir
-from orchestrator.render import FileSpec, apply, plan, render, template_env
-from orchestrator.shared_list import SharedList, package_name, shim_filename
+from orchestrator.authoring.render import FileSpec, apply, plan, render, template_env
+from orchestrator.common.paths import resource_dir
+from orchestrator.shimgen.discovery import Exports
+from orchestrator.shimgen.shared_list import SharedList, package_name, shim_filename
 
 HOST_SCOPE = "@omniviewdev/"
 # TypeScript refuses these as type alias names; such an export is declared as a value only.

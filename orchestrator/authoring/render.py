@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from orchestrator.errors import PlugindevError
+from orchestrator.common.errors import PlugindevError
 
 
 def template_env(folder: Path) -> jinja2.Environment:

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import PlugindevError
-from orchestrator.paths import cache_dir
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.paths import cache_dir
 
 # Vite 8 needs Node 20.19+, Vite 5 needs 18; one floor for every tool plugindev runs.
 MIN_NODE_VERSION = (20, 19, 0)
@@ -116,7 +116,7 @@ async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) 
 
 def npm_failure(what: str, stderr: str) -> PlugindevError:
     """One line out of npm's many: the package, npm's error code and first message, and what to do."""
-    from orchestrator.install_errors import install_failure
+    from orchestrator.link.install_errors import install_failure
 
     return install_failure("npm", what, stderr)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator.errors import PlugindevError
+from orchestrator.common.errors import PlugindevError
 
 HOST = "127.0.0.1"  # never localhost: the IDE's webview resolves it badly, and it may mean ::1
 PORT_RANGE = range(15173, 15273)

@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from orchestrator.errors import PlugindevError
-from orchestrator.package_managers import PackageManager
-from orchestrator.shared_list import package_name
+from orchestrator.common.errors import PlugindevError
+from orchestrator.link.package_managers import PackageManager
+from orchestrator.shimgen.shared_list import package_name
 
 DEPENDENCY_SECTIONS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
 _DROPPED_FIELDS = ("scripts", "packageManager", "workspaces")

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import PlugindevError
-from orchestrator.instance import BuildError
+from orchestrator.common.errors import PlugindevError
+from orchestrator.devloop.state import BuildError
 
 WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
 MANIFEST = "plugin.yaml"  # watched at the plugin root only: an edit is checked, installed, and restarts the plugin

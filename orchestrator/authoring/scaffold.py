@@ -6,10 +6,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config import BACKEND_CAPABILITIES, CAPABILITIES, UI_CAPABILITY, check_plugin_id, suggest_capability
-from orchestrator.errors import PlugindevError, UsageError
-from orchestrator.paths import resource_dir
-from orchestrator.render import FileSpec, Outcome, apply, plan, render, template_env
+from orchestrator.authoring.manifest import (
+    BACKEND_CAPABILITIES,
+    CAPABILITIES,
+    UI_CAPABILITY,
+    check_plugin_id,
+    suggest_capability,
+)
+from orchestrator.authoring.render import FileSpec, Outcome, apply, plan, render, template_env
+from orchestrator.common.errors import PlugindevError, UsageError
+from orchestrator.common.paths import resource_dir
 
 TEMPLATE_PARTS = {"full": ("common", "backend", "ui"), "ui": ("common", "ui"), "backend": ("common", "backend")}
 TEMPLATE_CAPABILITIES = {"full": ("ui", "settings"), "ui": ("ui",), "backend": ("settings",)}

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.errors import PlugindevError
+from orchestrator.common.errors import PlugindevError
 
 PLUGIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SEMVER = re.compile(
@@ -140,7 +140,7 @@ def problems_error(plugin_dir: Path, problems: list[Problem]) -> PlugindevError:
                           f"{first.message}{more}")
 
 
-def load_manifest(plugin_dir: Path) -> PluginManifest:
+def load_plugin_manifest(plugin_dir: Path) -> PluginManifest:
     """The manifest of a plugin that must be usable, or a one-line error naming the first problem."""
     manifest, problems = read_manifest(plugin_dir / "plugin.yaml")
     if problems or manifest is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.node import NodeEnv, install_packages
+from orchestrator.common.node import NodeEnv, install_packages
 
 # pnpm lockfile format major -> the last pnpm release that writes it
 PNPM_FOR_LOCKFILE = {"9": "9.15.9", "6": "8.15.9", "5": "7.33.7"}

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from orchestrator.errors import PlugindevError
-from orchestrator.node import NodeEnv, ensure_node_env, install_dir, install_packages, run_captured
-from orchestrator.paths import resource_dir
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.node import NodeEnv, ensure_node_env, install_dir, install_packages, run_captured
+from orchestrator.common.paths import resource_dir
 
 LEXER_PACKAGE = {"es-module-lexer": "1.7.0"}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from orchestrator.errors import PlugindevError
+from orchestrator.common.errors import PlugindevError
 
 
 @dataclass(frozen=True)

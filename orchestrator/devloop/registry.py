@@ -15,8 +15,8 @@ import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator.devinfo import DEVINFO, pid_alive, process_start_time
-from orchestrator.render import write_atomic
+from orchestrator.authoring.render import write_atomic
+from orchestrator.devloop.devinfo import DEVINFO, pid_alive, process_start_time
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.errors import PlugindevError
-from orchestrator.paths import resource_dir
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.paths import resource_dir
 
 HOST_SHARED_TS = Path("ui/features/plugins/api/shared_dependencies.ts")
 
@@ -82,7 +82,7 @@ def default_manifest_path() -> Path:
     return resource_dir("shims") / "default-manifest.yaml"
 
 
-def load_manifest(path: Path) -> SharedList:
+def load_shared_manifest(path: Path) -> SharedList:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -229,5 +229,5 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 
 
 def load_shared_list(host: Path | None, manifest: Path | None, extra: Iterable[str] = ()) -> SharedList:
-    shared = load_host(host) if host is not None else load_manifest(manifest or default_manifest_path())
+    shared = load_host(host) if host is not None else load_shared_manifest(manifest or default_manifest_path())
     return shared.with_extra(extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from orchestrator.config import Problem, read_manifest
+from orchestrator.authoring.manifest import Problem, read_manifest
 
 ENTRY_CANDIDATES = ("ui/src/entry.ts", "ui/src/entry.tsx", "ui/src/entry.js", "ui/src/entry.jsx")
 VITE_CONFIGS = ("vite.config.ts", "vite.config.mts", "vite.config.js", "vite.config.mjs", "vite.config.cts",

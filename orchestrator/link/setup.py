@@ -32,15 +32,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import PlugindevError
-from orchestrator.host_packages import generate_host_packages
-from orchestrator.install_errors import install_failure
-from orchestrator.node import NodeEnv, ensure_node_env, run_captured
-from orchestrator.package_managers import PackageManager, choose, command, environment
-from orchestrator.render import write_atomic
-from orchestrator.shared_list import load_shared_list
-from orchestrator.shims import LOCK_FILE, SHIMS_DIR, generate, read_lock
-from orchestrator.ui_manifest import declared, derive_manifest, derived_lockfile, read_manifest, undeclared_shared
+from orchestrator.authoring.render import write_atomic
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.node import NodeEnv, ensure_node_env, run_captured
+from orchestrator.link.derived import declared, derive_manifest, derived_lockfile, read_manifest, undeclared_shared
+from orchestrator.link.host_packages import generate_host_packages
+from orchestrator.link.install_errors import install_failure
+from orchestrator.link.package_managers import PackageManager, choose, command, environment
+from orchestrator.shimgen.generate import LOCK_FILE, SHIMS_DIR, generate, read_lock
+from orchestrator.shimgen.shared_list import load_shared_list
 
 VITE_PLUGIN_PACKAGE = "@omniviewdev/vite-plugin"
 OWNED = Path(".plugindev")  # relative to ui/: everything plugindev writes there

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.install import install_assets
-from orchestrator.instance import Level, Source, Status
-from orchestrator.loops import WATCH_STEP_MS, rebuild_loop, trailing_debounce
-from orchestrator.node import ensure_node_env
+from orchestrator.common.node import ensure_node_env
+from orchestrator.devloop.install import install_assets
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, rebuild_loop, trailing_debounce
+from orchestrator.devloop.state import Level, Source, Status
 
 if TYPE_CHECKING:
-    from orchestrator.manager import PluginSession
+    from orchestrator.devloop.session import PluginSession
 
 _IGNORED = {"node_modules", "dist", ".plugindev"}
 # Vite 5 (and Vite 8 when it cannot write node_modules/.vite-temp) loads an ESM config by writing it bundled

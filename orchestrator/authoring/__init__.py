@@ -1,0 +1,1 @@
+"""A plugin on disk: its plugin.yaml, `plugindev validate`, and `plugindev scaffold` from the Jinja templates."""

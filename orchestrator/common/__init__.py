@@ -1,0 +1,1 @@
+"""Infrastructure every subsystem uses: errors, paths, files, processes, output lines, Node environments."""

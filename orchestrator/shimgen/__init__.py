@@ -1,0 +1,1 @@
+"""`plugindev gen-shims`: the shared list, export discovery, and the generated shims and Vite plugin package."""
