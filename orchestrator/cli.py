@@ -230,8 +230,9 @@ def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
 def run(ctx: click.Context, plugin_dirs: tuple[Path, ...], no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
         go_path: str | None, handshake_timeout: float, vite_timeout: float, as_json: bool) -> None:
     """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
+    from orchestrator.devloop.context import RunOptions
     from orchestrator.devloop.printer import Printer
-    from orchestrator.devloop.session import RunOptions, run_plugins
+    from orchestrator.devloop.runner import run_plugins
 
     if no_vite and no_go:
         raise click.UsageError("--no-vite and --no-go together leave nothing to run")

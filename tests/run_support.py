@@ -15,6 +15,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 Event = dict[str, Any]
 
 
@@ -116,37 +118,19 @@ def devinfo(state_root: Path, plugin_id: str) -> dict[str, Any] | None:
     return data
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie child of an ended group still answers kill(0): look at its state
-    with suppress(OSError):
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    return True
+def processes(*, exe: str | None = None, cwd: str | None = None) -> list[int]:
+    """The pids of running processes with that executable or working folder (to prove none was left behind)."""
+    found = []
+    for process in psutil.process_iter(["exe", "cwd", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if (exe is not None and process.info["exe"] == exe) or (cwd is not None and process.info["cwd"] == cwd):
+            found.append(process.pid)
+    return found
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return any(_pgid_of(pid) == pgid for pid in _pids())
-
-
-def _pids() -> Iterator[int]:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            yield int(entry.name)
-
-
-def _pgid_of(pid: int) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[2]) if fields[0] != "Z" else None
+def environ(pid: int) -> dict[str, str]:
+    return psutil.Process(pid).environ()
 
 
 def recorded_groups(state_root: Path) -> list[dict[str, Any]]:

@@ -1,34 +1,34 @@
-"""Units of the dev loop that need no real processes: errors, filters, state, events, rebuild serialization."""
+"""Units of the dev loop that need no real processes: errors, filters, events, printer, rebuild serialization."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from orchestrator.devloop.devinfo import DevInfo, process_start_time, read_devinfo, write_devinfo
-from orchestrator.devloop.gobuild import BuildResult, GoFileFilter, build_failure_lines, parse_build_errors, watch_paths
-from orchestrator.devloop.printer import Printer
-from orchestrator.devloop.rebuild import rebuild_loop
-from orchestrator.devloop.session import RepeatFolder
-from orchestrator.devloop.state import (
+from orchestrator.authoring.manifest import PluginManifest
+from orchestrator.devloop.context import RunOptions
+from orchestrator.devloop.events import (
     EVENT_ERROR,
     EVENT_LOG,
     EVENT_STATUS,
     LOG_CAPACITY,
     BuildError,
-    DevState,
     EventBus,
-    Instance,
     Level,
     Source,
-    Status,
 )
-from orchestrator.devloop.vite import vite_line
+from orchestrator.devloop.gobuild import BuildResult, GoFileFilter, build_failure_lines, parse_build_errors, watch_paths
+from orchestrator.devloop.plugin_output import RepeatFolder
+from orchestrator.devloop.printer import Printer
+from orchestrator.devloop.rebuild import rebuild_loop
+from orchestrator.devloop.registry import ProcessRegistry
+from orchestrator.devloop.session import PluginSession
+from orchestrator.devloop.state import GoBusy, Status
+from orchestrator.devloop.vite import PortAllocator, vite_line
 
 GO_OUTPUT = """\
 # example.com/testplugin/pkg
@@ -109,43 +109,47 @@ def test_watch_paths_follow_go_work(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert watch_paths(plugin) == [plugin.resolve(), tmp_path / "go.work", (shared / "pkg").resolve()]
 
 
-def test_instance_events_and_log_ring() -> None:
+def _session(tmp_path: Path) -> PluginSession:
+    manifest = PluginManifest("p", "0.1.0", "p", ("settings",))
+    return PluginSession(tmp_path / "p", manifest, EventBus(), RunOptions(), state_root=tmp_path,
+                         registry=ProcessRegistry(tmp_path), ports=PortAllocator(), make_parts=lambda *_: [])
+
+
+def test_session_events_and_log_ring(tmp_path: Path) -> None:
     async def scenario() -> None:
-        bus = EventBus()
-        queue = bus.subscribe()
-        instance = Instance(DevState(pluginID="p", devPath="/x"), bus)
-        instance.update(goStatus=Status.BUILDING)
-        instance.update(goStatus=Status.BUILDING)  # no change, no event
-        instance.log(Source.GO_BUILD, "hello", Level.WARN)
-        instance.report_errors([BuildError("/x/a.go", 1, 2, "bad")])
+        session = _session(tmp_path)
+        queue = session.bus.subscribe()
+        session.report(GoBusy(Status.BUILDING))
+        session.report(GoBusy(Status.BUILDING))  # no change, no event
+        session.log(Source.GO_BUILD, Level.WARN, "hello")
+        session.report_errors([BuildError("/x/a.go", 1, 2, "bad")])
         events = [queue.get_nowait() for _ in range(queue.qsize())]
         assert [e.name for e in events] == [EVENT_STATUS, EVENT_LOG, EVENT_ERROR]
         status = events[0].payload
         assert status["goStatus"] == "building" and status["pluginID"] == "p" and status["viteURL"] == ""
         assert set(status) == {"pluginID", "mode", "devPath", "vitePort", "viteURL", "viteStatus", "goStatus",
-                               "lastBuildDuration", "lastBuildTime", "lastError", "grpcConnected"}
+                               "lastBuildDuration", "lastBuildTime", "lastError", "grpcConnected", "pid"}
         (entry,) = events[1].payload
         assert entry["source"] == "go-build" and entry["level"] == "warn" and entry["pluginID"] == "p"
         assert events[2].payload == {"pluginID": "p", "errors": [
             {"file": "/x/a.go", "line": 1, "column": 2, "message": "bad", "severity": "error"}]}
         for i in range(LOG_CAPACITY + 10):
-            instance.log(Source.MANAGER, f"m{i}")
-        assert len(instance.logs) == LOG_CAPACITY
-        assert instance.recent_logs(2)[-1].message == f"m{LOG_CAPACITY + 9}"
-        assert len(instance.recent_logs(0)) == LOG_CAPACITY
+            session.log(Source.MANAGER, Level.INFO, f"m{i}")
+        assert len(session.logs) == LOG_CAPACITY
+        assert session.recent_logs(2)[-1].message == f"m{LOG_CAPACITY + 9}"
+        assert len(session.recent_logs(0)) == LOG_CAPACITY
 
     asyncio.run(scenario())
 
 
-def test_printer_lines_and_json() -> None:
+def test_printer_lines_and_json(tmp_path: Path) -> None:
     async def scenario() -> tuple[str, str]:
-        bus = EventBus()
-        queue = bus.subscribe()
-        instance = Instance(DevState(pluginID="p", devPath="/x"), bus)
-        instance.log(Source.VITE, "ready")
-        instance.log(Source.GO_BUILD, "debug detail", Level.DEBUG)
-        instance.log(Source.PLUGIN, "boom", Level.ERROR)
-        instance.report_errors([BuildError("/x/a.go", 3, 4, "undefined: y")])
+        session = _session(tmp_path)
+        queue = session.bus.subscribe()
+        session.log(Source.VITE, Level.INFO, "ready")
+        session.log(Source.GO_BUILD, Level.DEBUG, "debug detail")
+        session.log(Source.PLUGIN, Level.ERROR, "boom")
+        session.report_errors([BuildError("/x/a.go", 3, 4, "undefined: y")])
         events = [queue.get_nowait() for _ in range(queue.qsize())]
         text, ndjson = io.StringIO(), io.StringIO()
         for event in events:
@@ -205,36 +209,17 @@ def test_rebuild_loop_cancels_a_build_on_change_and_never_overlaps() -> None:
     assert outcome == 2 + 10  # two cancelled, one success
 
 
-def test_devinfo_is_atomic_and_checked(tmp_path: Path) -> None:
-    state = tmp_path / "plugins" / "hello"
-    info = DevInfo(pid=os.getpid(), protocol="grpc", protocolVersion=1, addr="/tmp/sock", network="unix",
-                   pluginId="hello", version="0.1.0", startedAt="2026-01-01T00:00:00Z",
-                   processStartTime=process_start_time(os.getpid()), plugindevPid=os.getpid())
-    path = write_devinfo(state, info)
-    data, reason = read_devinfo(path)
-    assert reason == "" and data is not None and "vitePort" not in data and data["network"] == "unix"
-    assert not path.with_name(".devinfo.tmp").exists()
-    bad = {**info.to_json(), "processStartTime": (info.processStartTime or 0) + 1}
-    path.write_text(json.dumps(bad))
-    assert read_devinfo(path) == (None, f"process {os.getpid()} is not running")  # a recycled PID
-    path.write_text(json.dumps({**info.to_json(), "pluginId": "other"}))
-    assert "does not match the directory" in read_devinfo(path)[1]
-    path.write_text(json.dumps({**info.to_json(), "pid": 0}))
-    assert "not a positive integer" in read_devinfo(path)[1]
-    path.write_text("{nope")
-    assert read_devinfo(path) == (None, "not valid JSON")
+# Vite's line -> (shown only with -v, the text shown)
+VITE_LINES = {
+    "  \x1b[32mVITE v8.3.8\x1b[39m  ready in 273 ms": (True, "  VITE v8.3.8  ready in 273 ms"),
+    "  ➜  Local:   http://127.0.0.1:15173/": (True, "  ➜  Local:   http://127.0.0.1:15173/"),
+    "1:02:48 PM [vite] Internal server error: Transform failed": (False, "Internal server error: Transform failed"),
+    "13:02:48 [vite] (client) page reload src/App.tsx": (False, "(client) page reload src/App.tsx"),
+    "      at transformWithOxc (file:///x/node.js:7673:19)": (True, "      at transformWithOxc (file:///x/node.js:7673:19)"),
+    " 10 │       <h1>{TITLE}</h2>": (False, " 10 │       <h1>{TITLE}</h2>"),
+}
 
 
-@pytest.mark.parametrize(
-    ("line", "detail", "text"),
-    [
-        ("  \x1b[32mVITE v8.3.8\x1b[39m  ready in 273 ms", True, "  VITE v8.3.8  ready in 273 ms"),
-        ("  ➜  Local:   http://127.0.0.1:15173/", True, "  ➜  Local:   http://127.0.0.1:15173/"),
-        ("1:02:48 PM [vite] Internal server error: Transform failed", False, "Internal server error: Transform failed"),
-        ("13:02:48 [vite] (client) page reload src/App.tsx", False, "(client) page reload src/App.tsx"),
-        ("      at transformWithOxc (file:///x/node.js:7673:19)", True, "      at transformWithOxc (file:///x/node.js:7673:19)"),
-        (" 10 │       <h1>{TITLE}</h2>", False, " 10 │       <h1>{TITLE}</h2>"),
-    ],
-)
-def test_vite_lines_lose_their_own_stamp_and_the_banner_is_detail(line: str, detail: bool, text: str) -> None:
-    assert vite_line(line) == (detail, text)
+@pytest.mark.parametrize("line", VITE_LINES)
+def test_vite_lines_lose_their_own_stamp_and_the_banner_is_detail(line: str) -> None:
+    assert vite_line(line) == VITE_LINES[line]

@@ -12,23 +12,7 @@ from vite_support import ViteProcesses, app_package_json, module_imports
 
 pytestmark = pytest.mark.integration
 
-VITE_CONFIG = """\
-import { defineConfig } from 'vite';
-import react from '@vitejs/plugin-react';
-import { omniviewExternals } from '@omniviewdev/vite-plugin';
-
-export default defineConfig({
-  plugins: [react(), omniviewExternals()],
-  server: { host: '127.0.0.1', cors: true, hmr: { protocol: 'ws', host: '127.0.0.1' } },
-  build: {
-    rollupOptions: {
-      input: 'src/entry.ts',
-      output: { entryFileNames: 'assets/entry.js', format: 'system' },
-      preserveEntrySignatures: 'exports-only',
-    },
-  },
-});
-"""
+VITE_CONFIG = (Path(__file__).resolve().parent / "fixtures" / "uis" / "vite.config.ts").read_text()
 
 FILES = {
     "plugin.yaml": "id: legacy-plugin\nversion: 1.4.0\nname: Legacy\ncapabilities: [ui]\n",

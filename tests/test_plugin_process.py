@@ -19,31 +19,16 @@ import pytest
 from go_support import PLUGIN_ID, build_fixture
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.devloop.plugin_process import (
-    Handshake,
-    HandshakeError,
-    PluginProcess,
-    _LineBuffer,
-    decode_stdio_data,
-    parse_handshake,
-    process_start_time,
-)
+from orchestrator.common.process import group_alive, signal_group, start_time
+from orchestrator.devloop.handshake import Handshake, HandshakeError, decode_stdio_data, parse_handshake
+from orchestrator.devloop.plugin_process import PluginProcess
 
 T = TypeVar("T")
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux-only")
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
     """Run one scenario on a fresh event loop; a hang fails the test instead of stalling the session."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # --- handshake parsing ------------------------------------------------------------------------------------------
@@ -103,35 +88,6 @@ def test_decode_stdio_data() -> None:
         decode_stdio_data(b"\x08")
 
 
-def test_line_buffer_keeps_partial_lines() -> None:
-    buffer = _LineBuffer()
-    assert buffer.feed(b"one\r\ntw") == ["one"]
-    assert buffer.feed(b"o\nthree") == ["two"]
-    assert buffer.flush() == ["three"]
-    assert buffer.flush() == []
-
-
-@linux_only
-def test_process_start_time() -> None:
-    own = process_start_time(os.getpid())
-    assert isinstance(own, int) and own > 0
-    assert process_start_time(os.getpid()) == own
-    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
-    assert process_start_time(pid_max + 1) is None
-    # A command name with spaces and parentheses must not shift the fields.
-    rename = "import time\nwith open('/proc/self/comm', 'w') as f: f.write('a) (b c')\ntime.sleep(30)"
-    child = subprocess.Popen([sys.executable, "-c", rename])
-    try:
-        deadline = time.monotonic() + 5
-        while "a) (b c" not in Path(f"/proc/{child.pid}/stat").read_text() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        started = process_start_time(child.pid)
-        assert started is not None and started >= own
-    finally:
-        child.kill()
-        child.wait()
-
-
 # --- processes ---------------------------------------------------------------------------------------------------
 
 class Spawned:
@@ -169,10 +125,7 @@ def spawned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Spawned
     monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn)
     yield record
     for pgid in record.pgids:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
+        signal_group(pgid, signal.SIGKILL)
     shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -198,7 +151,7 @@ def test_early_output_tcp_and_env(spawned: Spawned, tmp_path: Path) -> None:
             assert await plugin.check_health(timeout=0.5) is False  # nothing listens there
         finally:
             assert await plugin.stop(timeout=1) == -signal.SIGTERM
-        assert not group_alive(plugin.pgid)
+        assert not group_alive(plugin.pid)
         assert not plugin.socket_dir.exists()
         assert spawned.envs[0]["PLUGIN_UNIX_SOCKET_DIR"] == str(plugin.socket_dir)
 
@@ -239,15 +192,15 @@ def test_start_health_stop(binary: Path, spawned: Spawned) -> None:
         assert plugin.handshake.network == "unix"
         assert Path(plugin.handshake.address).parent == plugin.socket_dir
         assert Path(plugin.handshake.address).is_socket()
-        assert plugin.pgid == os.getpgid(plugin.pid) == plugin.pid
+        assert os.getpgid(plugin.pid) == plugin.pid != os.getpgid(0)  # it leads a group of its own
         if sys.platform.startswith("linux"):
-            assert plugin.start_time == process_start_time(plugin.pid) is not None
+            assert plugin.start_time == start_time(plugin.pid) is not None
         assert await plugin.check_health() is True
         began = time.monotonic()
         assert await plugin.stop() == 0
         assert time.monotonic() - began < 1.5  # graceful Shutdown, not the SIGTERM/SIGKILL bounds
         assert plugin.returncode == 0
-        assert not group_alive(plugin.pgid)
+        assert not group_alive(plugin.pid)
         assert not plugin.socket_dir.exists()
         assert await plugin.stop() == 0  # idempotent
         assert await plugin.check_health() is False
@@ -325,7 +278,7 @@ def test_ignoreterm_stops_with_shutdown(binary: Path, spawned: Spawned) -> None:
         began = time.monotonic()
         assert await plugin.stop(timeout=5) == 0  # exit code 0: Shutdown did it, not a signal
         assert time.monotonic() - began < 2
-        assert not group_alive(plugin.pgid)
+        assert not group_alive(plugin.pid)
 
     run(scenario())
 
@@ -345,7 +298,7 @@ def test_signal_fallbacks(binary: Path, spawned: Spawned, monkeypatch: pytest.Mo
         began = time.monotonic()
         assert await plugin.stop(timeout=2) == code
         assert time.monotonic() - began < 3
-        assert not group_alive(plugin.pgid)
+        assert not group_alive(plugin.pid)
         assert not plugin.socket_dir.exists()
 
     run(scenario())

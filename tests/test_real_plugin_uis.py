@@ -36,6 +36,8 @@ SHAPES = {
     "pnpm-standalone": ".",
     "undeclared-subpaths": ".",
 }
+# the vite.config.ts of an existing plugin, the same in every shape
+LEGACY_VITE_CONFIG = FIXTURES / "vite.config.ts"
 MAX_MODULES = 400
 _NAMED_IMPORT = re.compile(r"""import\s+(?!type\b)(?:[\w$]+\s*,\s*)?\{([^}]*)\}\s*from\s*["']([^"']+)["']""")
 
@@ -44,6 +46,7 @@ def committed_copy(shape: str, tmp_path: Path) -> Path:
     """The fixture copied to tmp_path and committed to a fresh git repository there."""
     repo = tmp_path / shape
     shutil.copytree(FIXTURES / shape, repo)
+    shutil.copy(LEGACY_VITE_CONFIG, repo / SHAPES[shape] / "ui" / "vite.config.ts")
     git = ["git", "-c", "user.name=plugindev-test", "-c", "user.email=test@invalid", "-c", "init.defaultBranch=main"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fixture"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import yaml
 from go_support import build_fixture
-from run_support import RunHandle, alive, devinfo, ready, run_env, running
+from run_support import RunHandle, devinfo, environ, ready, run_env, running
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
+from orchestrator.common.process import is_alive
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +37,6 @@ def _attach(client: Path, info_file: Path, *, close: bool = False) -> dict[str, 
     assert result.returncode == 0, result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
     return report
-
-
-def _environ(pid: int) -> dict[str, str]:
-    pairs = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
-    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
 
 
 def _plugin_errors(run: RunHandle) -> list[str]:
@@ -82,8 +78,8 @@ def test_scaffolded_resource_plugin_serves_the_ides_attach_path_over_a_unix_sock
         # plugin.yaml where the SDK reads it, said once; HOME and the rest of the environment as the author's
         assert sdk_copy.read_bytes() == (plugin / "plugin.yaml").read_bytes()
         assert run.log_count(lambda e: e["message"].startswith("installed plugin.yaml also into")) == 1
-        environ = _environ(info["pid"])
-        assert environ["HOME"] == env["HOME"] and "OMNIVIEW_DEV" not in environ
+        plugin_env = environ(info["pid"])
+        assert plugin_env["HOME"] == env["HOME"] and "OMNIVIEW_DEV" not in plugin_env
         assert _plugin_errors(run) == []  # plugindev's own connection (stdio, health) logs no error
 
         first = _attach(attach_client, info_file)
@@ -96,7 +92,7 @@ def test_scaffolded_resource_plugin_serves_the_ides_attach_path_over_a_unix_sock
         run.wait_for(lambda r: r.log_count(lambda e: "exited on its own with code 0" in e["message"]), 20,
                      "the exit reported")
         again = _wait_new_devinfo(run, state_root, "res-plugin", info["pid"])
-        assert not alive(info["pid"]) and alive(again["pid"])
+        assert not is_alive(info["pid"]) and is_alive(again["pid"])
         assert _attach(attach_client, info_file)["health"] == "SERVING_STATUS_SERVING"
 
 
@@ -142,7 +138,7 @@ def test_plugin_yaml_edits_restart_the_plugin_and_a_bad_edit_keeps_it_serving(tm
         errors = [e["message"] for e in run.logs()[marker:] if e["level"] == "error"]
         assert any("plugin.yaml: version: 'not-semver' is not a semantic version" in m for m in errors), errors
         assert run.statuses()[-1]["goStatus"] == "error"
-        assert alive(second["pid"]) and info_file.read_bytes() == before  # still serving, still advertised
+        assert is_alive(second["pid"]) and info_file.read_bytes() == before  # still serving, still advertised
         assert (state_root / "plugins/yaml-plugin/plugin.yaml").read_text() != manifest.read_text()
 
         manifest.write_text(good)

@@ -7,9 +7,9 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,9 @@ from go_support import copy_fixture
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from run_support import (
     RunHandle,
-    alive,
     devinfo,
-    group_alive,
+    environ,
+    processes,
     ready,
     recorded_groups,
     run_env,
@@ -30,6 +30,7 @@ from run_support import (
 )
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
+from orchestrator.common.process import group_alive, is_alive
 from orchestrator.devloop.vite import allocate_port
 
 pytestmark = pytest.mark.integration
@@ -91,12 +92,11 @@ def test_start_advertises_a_healthy_plugin(testplugin: Path, state_root: Path) -
         info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
         goes = [s["goStatus"] for s in run.statuses()]
         assert goes.index("building") < goes.index("starting") < goes.index("ready")
-        assert info["pid"] > 0 and alive(info["pid"]) and info["addr"] and info["pluginId"] == "testplugin"
+        assert info["pid"] > 0 and is_alive(info["pid"]) and info["addr"] and info["pluginId"] == "testplugin"
         assert info["network"] == "unix" and info["protocol"] == "grpc" and info["protocolVersion"] == 1
         assert isinstance(info["processStartTime"], int) and "vitePort" not in info
         assert _health(info["addr"], info["network"]) == health_pb2.HealthCheckResponse.SERVING
-        environ = Path(f"/proc/{info['pid']}/environ").read_bytes().split(b"\0")
-        assert b"OMNIVIEW=testplugin" in environ  # the cookie (the fixture, like the SDK, refuses without it)
+        assert environ(info["pid"])["OMNIVIEW"] == "testplugin"  # the cookie: without it the plugin refuses
         assert (state_root / "plugins/testplugin/plugin.yaml").read_bytes() == (testplugin / "plugin.yaml").read_bytes()
         assert os.access(state_root / "plugins/testplugin/bin/plugin", os.X_OK)
 
@@ -108,7 +108,7 @@ def test_go_edit_restarts_and_a_broken_build_keeps_the_old_process(testplugin: P
 
         _edit_marker(testplugin, "marker-1")
         second = _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
-        assert not alive(first["pid"])
+        assert not is_alive(first["pid"])
         assert _health(second["addr"], second["network"]) == health_pb2.HealthCheckResponse.SERVING
 
         devinfo_file = state_root / "plugins/testplugin/.devinfo"
@@ -124,13 +124,13 @@ def test_go_edit_restarts_and_a_broken_build_keeps_the_old_process(testplugin: P
         (error,) = errors[-1]["data"]["errors"]
         assert (error["file"], error["line"], error["severity"]) == (str(main_go), line, "error")
         assert error["column"] > 0
-        assert alive(second["pid"]) and devinfo_file.read_bytes() == before
+        assert is_alive(second["pid"]) and devinfo_file.read_bytes() == before
         assert _health(second["addr"], second["network"]) == health_pb2.HealthCheckResponse.SERVING
 
         main_go.write_text(good)
         third = _wait_new_devinfo(run, state_root, "testplugin", second["pid"])
         run.wait_status(ready, 10, "ready again", after=marker)
-        assert not alive(second["pid"]) and alive(third["pid"])
+        assert not is_alive(second["pid"]) and is_alive(third["pid"])
 
 
 def test_a_burst_of_saves_builds_once(testplugin: Path, state_root: Path) -> None:
@@ -213,12 +213,8 @@ def test_plugin_that_never_handshakes_times_out_and_leaves_nothing(testplugin: P
         assert "did not start" in failed["lastError"] and "handshake" in failed["lastError"]
         binary = str(state_root / "plugins/testplugin/bin/plugin")
         time.sleep(0.5)
-        assert not [pid for pid in _pids() if _proc_link(pid, "exe") == binary]
+        assert processes(exe=binary) == []
         assert devinfo(state_root, "testplugin") is None
-
-
-def _pids() -> Iterator[int]:
-    return (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
 
 
 def _proc_link(pid: int, name: str) -> str:
@@ -250,15 +246,16 @@ def test_kill_9_leftovers_are_ended_by_the_next_run(testplugin: Path, state_root
         info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
         os.kill(run.process.pid, signal.SIGKILL)
         run.process.wait(10)
-        assert alive(info["pid"])  # the plugin outlived plugindev
+        assert is_alive(info["pid"])  # the plugin outlived plugindev
         socket_dir = Path(info["addr"]).parent
         assert socket_dir.is_dir()
-    with running([str(testplugin)], env) as second:
-        second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system"
-                                   and "ended leftover plugin" in e["data"]["message"]], 30, "the leftover to be ended")
-        second.wait_status(ready, START, "the new plugin ready")
-        assert not alive(info["pid"])
-        assert not socket_dir.exists()  # its go-plugin socket folder went with it
+        # inside the first block: its clean-up (which ends every recorded group) must not do the work
+        with running([str(testplugin)], env) as second:
+            second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system" and
+                                       "ended leftover plugin" in e["data"]["message"]], 30, "the leftover ended")
+            second.wait_status(ready, START, "the new plugin ready")
+            assert not is_alive(info["pid"])
+            assert not socket_dir.exists()  # its go-plugin socket folder went with it
 
 
 def test_vite_killed_comes_back_on_the_same_port(tmp_path: Path, state_root: Path) -> None:
@@ -350,7 +347,7 @@ def test_the_example_runs_from_a_fresh_copy(tmp_path: Path, state_root: Path) ->
     with running(["examples/hello-plugin"], run_env(state_root), cwd=checkout) as run:
         run.wait_status(lambda s: ready(s) and s["viteStatus"] == "ready", START, "the example ready")
         info = run.wait_for(lambda _: devinfo(state_root, "hello-plugin"), 10, ".devinfo")
-        assert info["vitePort"] >= 15173 and alive(info["pid"])
+        assert info["vitePort"] >= 15173 and is_alive(info["pid"])
         run.wait_for(lambda r: r.log_count(lambda e: e["message"].startswith("ready in ")) == 1, 5, "ready line")
         (line,) = [e["message"] for e in run.logs() if e["message"].startswith("ready in ")]
         url = re.search(r"UI (http://\S+),", line)
@@ -369,7 +366,7 @@ def test_vite_that_cannot_start_is_a_one_line_error(tmp_path: Path, state_root: 
         (line,) = run.stderr
         assert line.startswith("plugindev: error: Vite exited with code 1 before it was ready on port")
         assert "PARSE_ERROR" in line
-        assert not [pid for pid in _pids() if _proc_link(pid, "cwd") == str(plugin / "ui")]  # no Vite left behind
+        assert processes(cwd=str(plugin / "ui")) == []  # no Vite left behind
 
 
 
@@ -414,4 +411,54 @@ def test_ctrl_c_during_a_slow_start_does_not_wait_for_the_handshake(testplugin: 
         assert run.interrupt(timeout=20) == 0
         assert time.monotonic() - begun < 10
         binary = str(state_root / "plugins/testplugin/bin/plugin")
-        assert not [pid for pid in _pids() if _proc_link(pid, "exe") == binary]
+        assert processes(exe=binary) == []
+
+
+def test_kill_9_during_the_handshake_leaves_nothing_for_the_next_run(testplugin: Path, state_root: Path) -> None:
+    env = run_env(state_root)
+    with running([str(testplugin)], {**env, "TESTPLUGIN_MODE": "nohandshake"}) as run:
+        run.wait_status(lambda s: s["goStatus"] == "starting", START, "the plugin starting")
+        # recorded the moment it exists, not after its handshake
+        (plugin,) = run.wait_for(lambda _: [g for g in recorded_groups(state_root) if g["kind"] == "plugin"], 10,
+                                 "the plugin recorded")
+        os.kill(run.process.pid, signal.SIGKILL)
+        run.process.wait(10)
+        assert is_alive(plugin["pid"])  # still waiting to print its handshake, and nobody's child
+        with running([str(testplugin)], env) as second:
+            second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system" and
+                                       "ended leftover plugin" in e["data"]["message"]], 30, "the leftover ended")
+            assert not is_alive(plugin["pid"])
+            second.wait_status(ready, START, "the new plugin ready")
+
+
+def test_a_plugin_that_keeps_exiting_leaves_no_socket_folders(testplugin: Path, state_root: Path,
+                                                              tmp_path: Path) -> None:
+    sockets = tmp_path / "t"  # go-plugin's socket folders go under TMPDIR
+    sockets.mkdir()
+    env = run_env(state_root, TESTPLUGIN_MODE="exitafter", TMPDIR=str(sockets))
+    with running([str(testplugin)], env) as run:
+        run.wait_for(lambda r: r.log_count(lambda e: "exited on its own with code 3" in e["message"]) >= 3, 60,
+                     "three exits")
+        assert len(list(sockets.glob("plugindev-*"))) <= 1  # the current process's, at most
+        assert run.interrupt() == 0
+    assert list(sockets.glob("plugindev-*")) == []
+
+
+def test_a_second_run_of_the_same_plugin_is_refused_and_leaves_the_first_alone(testplugin: Path,
+                                                                                state_root: Path) -> None:
+    env = run_env(state_root)
+    with running([str(testplugin)], env) as first:
+        first.wait_status(ready, START, "the first run ready")
+        info = first.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        second = subprocess.run([sys.executable, "-m", "orchestrator", "run", str(testplugin)], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert second.stderr.splitlines() == [
+            f"plugindev: error: plugin 'testplugin' is already running under plugindev (pid {first.process.pid}); "
+            "stop that one first, or develop this plugin there"]
+        assert devinfo(state_root, "testplugin") == info and is_alive(info["pid"])
+        os.kill(first.process.pid, signal.SIGKILL)  # a dead holder: the next run takes over and cleans up
+        first.process.wait(10)
+        with running([str(testplugin)], env) as third:
+            third.wait_status(ready, START, "the third run ready")
+            assert not is_alive(info["pid"])

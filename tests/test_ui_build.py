@@ -64,3 +64,4 @@ def test_vite5_ui_build_installs_once_per_change_and_does_not_loop(tmp_path: Pat
 
         assert run.interrupt() == 0
     assert _counts(run) == (len(WORDS), len(WORDS), 0), run.last_logs()
+

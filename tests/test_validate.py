@@ -86,21 +86,18 @@ def test_unknown_capability_suggests_the_closest(plugin: Path) -> None:
     assert _problems(plugin) == ["plugin.yaml: capabilities[2]: unknown capability 'resouce'; did you mean 'resource'?"]
 
 
-def test_backend_capability_without_main_go(plugin: Path) -> None:
-    (plugin / "pkg/main.go").unlink()
-    (problem,) = _problems(plugin)
-    assert problem.startswith("pkg/main.go: : missing, but plugin.yaml lists backend capabilities (settings)")
-
-
-def test_ui_without_package_json(plugin: Path) -> None:
-    (plugin / "ui/package.json").unlink()
-    assert _problems(plugin) == ["ui/package.json: : missing, but plugin.yaml lists the 'ui' capability"]
-
-
-def test_ui_without_vite_config(plugin: Path) -> None:
-    (plugin / "ui/vite.config.ts").unlink()
-    (problem,) = _problems(plugin)
-    assert problem.startswith("ui/vite.config.ts: : missing (no ui/vite.config.* at all)")
+@pytest.mark.parametrize(
+    ("missing", "problem"),
+    [
+        ("pkg/main.go", "pkg/main.go: : missing, but plugin.yaml lists backend capabilities (settings)"),
+        ("ui/package.json", "ui/package.json: : missing, but plugin.yaml lists the 'ui' capability"),
+        ("ui/vite.config.ts", "ui/vite.config.ts: : missing (no ui/vite.config.* at all)"),
+    ],
+)
+def test_a_file_a_capability_needs_is_missing(plugin: Path, missing: str, problem: str) -> None:
+    (plugin / missing).unlink()
+    (found,) = _problems(plugin)
+    assert found.startswith(problem)
 
 
 def test_entry_without_named_plugin_export(plugin: Path) -> None:

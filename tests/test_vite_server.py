@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from session_support import Harness, harness
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.lines import strip_ansi
 from orchestrator.common.node import ensure_node_env
-from orchestrator.devloop.vite import PORT_RANGE, ViteServer, allocate_port, port_is_free, strip_ansi, supervise
+from orchestrator.common.process import group_alive as group_runs
+from orchestrator.common.process import signal_group
+from orchestrator.devloop.vite import PORT_RANGE, ViteServer, allocate_port, port_is_free
 from orchestrator.link.setup import prepare_ui
 
 # What Vite 8.3.8 prints when colours are on (FORCE_COLOR or a TTY): the URL's port is wrapped in bold codes.
@@ -33,20 +37,11 @@ VITE8_READY = ("  \x1b[32m\x1b[1mVITE\x1b[22m v8.3.8\x1b[39m  "
 
 
 def group_alive(pgid: int, grace: float = 5.0) -> bool:
-    """Whether the process group still exists after `grace` seconds.
-
-    The grace covers zombies only: a shell's child orphaned by its exit stays a group member until init
-    reaps it, which some sandbox inits do a second or two late. Real Vite leaves no such child.
-    """
+    """Whether a live member of the process group is still there after `grace` seconds."""
     deadline = time.monotonic() + grace
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        if time.monotonic() >= deadline:
-            return True
+    while group_runs(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return group_runs(pgid)
 
 
 class Started:
@@ -61,8 +56,23 @@ class Started:
         self.servers.append(server)
         return server
 
+    def on(self, ui_dir: Path, env: dict[str, str] | None = None) -> Servers:
+        """A `make_server` for a session's UI part: real ViteServers on `ui_dir`, tracked here."""
+        return Servers(self, ui_dir, env)
+
     def leftovers(self) -> list[int]:
-        return [s.pgid for s in self.servers if s.pgid is not None and group_alive(s.pgid)]
+        return [s.pid for s in self.servers if s.pid is not None and group_alive(s.pid)]
+
+
+class Servers:
+    def __init__(self, started: Started, ui_dir: Path, env: dict[str, str] | None) -> None:
+        self.started, self.ui_dir, self.env = started, ui_dir, env
+
+    def make_server(self, _ui_dir: Path, port: int, _env: dict[str, str], on_output: Callable[[str], None],
+                    timeout: float, on_spawn: Callable[[int], None]) -> ViteServer:
+        server = self.started.server(self.ui_dir, port, self.env, ready_timeout=timeout, on_spawn=on_spawn)
+        server.on_output = lambda line: (self.started.lines.append(line), on_output(line))[-1]
+        return server
 
 
 @pytest.fixture
@@ -71,9 +81,13 @@ def started() -> Iterator[Started]:
     yield tracker
     leftovers = tracker.leftovers()
     for pgid in leftovers:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
     assert not leftovers, f"process groups left running: {leftovers}"
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -167,8 +181,7 @@ def test_ansi_banner_and_http_check_make_it_ready(tmp_path: Path, started: Start
         spawned: list[int] = []
         server = started.server(fake_serving_vite(tmp_path), port, ready_timeout=10, on_spawn=spawned.append)
         await server.start()
-        assert spawned == [server.pid] and server.pid == server.pgid
-        assert server.url == f"http://127.0.0.1:{port}"
+        assert spawned == [server.pid] and server.pid is not None and os.getpgid(server.pid) == server.pid
         assert await get_status(port, "/@vite/client") == 200
         assert any("Local" in line and "\x1b[" in line for line in started.lines)  # raw lines reach on_output
         await server.stop()
@@ -184,7 +197,7 @@ def test_no_banner_times_out_and_kills_the_group(tmp_path: Path, started: Starte
         with pytest.raises(PlugindevError, match=r"did not report ready on port \d+ within 0.5 s; "
                                                  r"last output: booting"):
             await server.start()
-        assert server.pgid is not None and not group_alive(server.pgid)
+        assert server.pid is not None and not group_alive(server.pid)
 
     run(scenario())
 
@@ -201,7 +214,7 @@ def test_exit_before_ready_names_the_code_and_output(tmp_path: Path, started: St
 
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path, started: Started) -> None:
-    with pytest.raises(PlugindevError, match="npm install"):
+    with pytest.raises(PlugindevError, match="is missing; install the UI's dependencies"):
         run(started.server(tmp_path, allocate_port()).start())
 
 
@@ -215,11 +228,11 @@ def test_stop_kills_a_group_that_ignores_sigterm(tmp_path: Path, started: Starte
         server = started.server(ui_dir, allocate_port(), ready_timeout=30)
         starting = asyncio.create_task(server.start())
         await asyncio.sleep(0.5)
-        assert server.pgid is not None and group_alive(server.pgid, grace=0)
+        assert server.pid is not None and group_alive(server.pid, grace=0)
         t0 = time.monotonic()
         await server.stop(timeout=0.5)
         assert time.monotonic() - t0 < 3
-        assert not group_alive(server.pgid)
+        assert not group_alive(server.pid)
         await server.stop()  # idempotent
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError, PlugindevError):
@@ -228,46 +241,46 @@ def test_stop_kills_a_group_that_ignores_sigterm(tmp_path: Path, started: Starte
     run(scenario())
 
 
-def test_supervise_raises_when_the_first_start_fails(tmp_path: Path, started: Started) -> None:
-    ui_dir = fake_vite(tmp_path, "exit 3\n")
-    statuses: list[tuple[str, str]] = []
+def _vite_statuses(h: Harness) -> list[str]:
+    """The UI part's status changes, in order, without repeats."""
+    seen: list[str] = []
+    for status in h.statuses():
+        if not seen or seen[-1] != status["viteStatus"]:
+            seen.append(status["viteStatus"])
+    return seen
+
+
+def test_a_first_start_that_fails_ends_the_ui_part_with_vites_words(tmp_path: Path, started: Started) -> None:
+    ui_dir = fake_vite(tmp_path, "echo 'error: broken config' >&2\nexit 3\n")
 
     async def scenario() -> None:
-        with pytest.raises(PlugindevError, match="code 3"):
-            await supervise(lambda port: started.server(ui_dir, port), allocate_port(),
-                            on_status=lambda *s: statuses.append(s), stop_event=asyncio.Event())
+        with pytest.raises(ExceptionGroup) as raised:
+            async with harness(tmp_path, backend=False, vite=started.on(ui_dir)) as h:
+                await h.until(lambda: False, "the end", timeout=10)
+        (error,) = raised.value.exceptions
+        assert str(error).startswith("Vite exited with code 3 before it was ready on port")
+        assert "error: broken config" in str(error)
+        assert _vite_statuses(h) == ["starting", "error", "stopped"]
 
     run(scenario())
-    assert [s for s, _ in statuses] == ["starting", "error", "stopped"]
 
 
-def test_supervise_restarts_a_crashed_fake_on_the_same_port(tmp_path: Path, started: Started) -> None:
+def test_a_crashed_vite_is_restarted_on_the_same_port(tmp_path: Path, started: Started) -> None:
     ui_dir = fake_serving_vite(tmp_path)
-    statuses: list[tuple[str, str]] = []
 
     async def scenario() -> None:
-        stop = asyncio.Event()
-        port = allocate_port()
-        ports: list[int] = []
-
-        def factory(p: int) -> ViteServer:
-            ports.append(p)
-            return started.server(ui_dir, p, ready_timeout=10)
-
-        task = asyncio.create_task(supervise(factory, port, on_status=lambda *s: statuses.append(s),
-                                             stop_event=stop))
-        await wait_for_status(statuses, lambda s: s == ["starting", "ready"], 10)
-        first = started.servers[0]
-        assert first.pgid is not None
-        os.killpg(first.pgid, signal.SIGKILL)
-        await wait_for_status(statuses, lambda s: s.count("ready") == 2, 5)
-        stop.set()
-        await task
-        assert ports == [port, port]
-        assert ("error", "Vite exited with code -9 (SIGKILL)") in statuses
+        async with harness(tmp_path, backend=False, vite=started.on(ui_dir)) as h:
+            await h.until(lambda: h.state.viteStatus == "ready", "Vite ready", timeout=10)
+            port = h.state.vitePort
+            first = started.servers[0]
+            assert first.pid is not None
+            signal_group(first.pid, signal.SIGKILL)
+            await h.until(lambda: len(started.servers) == 2 and h.state.viteStatus == "ready", "again", timeout=10)
+            assert started.servers[1].port == port
+            assert "Vite exited with code -9 (SIGKILL); restarting it in 0.01 s" in h.messages()
+        assert _vite_statuses(h) == ["starting", "ready", "error", "starting", "ready", "stopped"]
 
     run(scenario())
-    assert [s for s, _ in statuses] == ["starting", "ready", "error", "starting", "ready", "stopped"]
 
 
 # --- real Vite 8 of a scaffolded UI-only plugin --------------------------------------------------------
@@ -294,49 +307,43 @@ def test_real_vite_starts_serves_and_stops(real_ui: tuple[Path, dict[str, str]],
     async def scenario() -> None:
         server = started.server(ui_dir, allocate_port(), env)
         await server.start()
-        assert server.pid is not None and server.pgid == os.getpgid(server.pid) and server.pgid != os.getpgid(0)
+        assert server.pid is not None and server.pid == os.getpgid(server.pid) and server.pid != os.getpgid(0)
         assert await get_status(server.port, "/@vite/client") == 200
         assert any("Local:" in strip_ansi(line) for line in started.lines)
         await server.stop()
         with pytest.raises(ProcessLookupError):  # at once: Vite 8 has no child processes to wait for
-            os.killpg(server.pgid, 0)
+            os.killpg(server.pid, 0)
         assert port_is_free(server.port)
 
     run(scenario())
 
 
 @pytest.mark.integration
-def test_real_vite_killed_is_restarted_on_the_same_port(real_ui: tuple[Path, dict[str, str]],
-                                                        started: Started) -> None:
+def test_real_vite_killed_is_restarted_on_the_same_port(real_ui: tuple[Path, dict[str, str]], started: Started,
+                                                        tmp_path: Path) -> None:
     ui_dir, env = real_ui
-    statuses: list[tuple[str, str]] = []
 
     async def scenario() -> None:
-        stop = asyncio.Event()
-        port = allocate_port()
-        task = asyncio.create_task(supervise(lambda p: started.server(ui_dir, p, env), port,
-                                             on_status=lambda *s: statuses.append(s), stop_event=stop))
-        await wait_for_status(statuses, lambda s: "ready" in s, 30)
-        first = started.servers[0]
-        assert first.pgid is not None
-        os.killpg(first.pgid, signal.SIGKILL)
-        t0 = time.monotonic()
-        await wait_for_status(statuses, lambda s: s.count("ready") == 2, 10)
-        restart = time.monotonic() - t0
-        assert restart < 5, restart
-        second = started.servers[1]
-        assert second.port == port and await get_status(port, "/@vite/client") == 200
-        stop.set()
-        await task
-        assert second.pgid is not None and not group_alive(second.pgid)
+        async with harness(tmp_path, backend=False, vite=started.on(ui_dir, env)) as h:
+            await h.until(lambda: h.state.viteStatus == "ready", "Vite ready", timeout=30)
+            port = h.state.vitePort
+            first = started.servers[0]
+            assert first.pid is not None
+            signal_group(first.pid, signal.SIGKILL)
+            t0 = time.monotonic()
+            await h.until(lambda: len(started.servers) == 2 and h.state.viteStatus == "ready", "again", timeout=10)
+            assert time.monotonic() - t0 < 5
+            second = started.servers[1]
+            assert second.port == port and await get_status(port, "/@vite/client") == 200
+        assert second.pid is not None and not group_alive(second.pid)
+        assert _vite_statuses(h) == ["starting", "ready", "error", "starting", "ready", "stopped"]
 
     run(scenario())
-    assert [s for s, _ in statuses] == ["starting", "ready", "error", "starting", "ready", "stopped"]
 
 
 @pytest.mark.integration
-def test_real_vite_uses_the_next_port_when_one_is_held(real_ui: tuple[Path, dict[str, str]],
-                                                       started: Started) -> None:
+def test_a_held_port_is_skipped_and_vite_never_wanders_off_one(real_ui: tuple[Path, dict[str, str]],
+                                                               started: Started) -> None:
     ui_dir, env = real_ui
     sock, held = held_port()
 
@@ -347,22 +354,11 @@ def test_real_vite_uses_the_next_port_when_one_is_held(real_ui: tuple[Path, dict
         await server.start()
         assert await get_status(port, "/@vite/client") == 200
         await server.stop()
-
-    with sock:
-        run(scenario())
-
-
-@pytest.mark.integration
-def test_real_vite_on_a_taken_port_fails_with_its_exit_code(real_ui: tuple[Path, dict[str, str]],
-                                                            started: Started) -> None:
-    ui_dir, env = real_ui
-    sock, held = held_port()
-
-    async def scenario() -> None:
-        server = started.server(ui_dir, held, env)  # --strictPort: Vite must not wander off to another port
+        # given the held port itself, --strictPort makes Vite fail rather than pick another
+        blocked = started.server(ui_dir, held, env)
         with pytest.raises(PlugindevError, match=rf"Vite exited with code 1 before it was ready on port {held}; "
                                                  rf"last output: .*{held}"):
-            await server.start()
+            await blocked.start()
 
     with sock:
         run(scenario())

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -52,7 +51,6 @@ class PluginManifest:
     version: str
     name: str
     capabilities: tuple[str, ...]
-    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_ui(self) -> bool:
@@ -127,7 +125,6 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
         version=version if isinstance(version, str) else "",
         name=display_name if isinstance(display_name, str) and display_name else str(plugin_id or ""),
         capabilities=tuple(capabilities),
-        raw=data,
     )
     return manifest, problems
 

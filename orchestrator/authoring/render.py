@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +17,7 @@ from typing import Any
 import jinja2
 
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import stage_file
 
 
 def template_env(folder: Path) -> jinja2.Environment:
@@ -95,7 +95,7 @@ def _apply(root: Path, files: Mapping[str, FileSpec], outcomes: Iterable[Outcome
             target = root / PurePosixPath(outcome.path)
             if outcome.action in (Action.CREATE, Action.OVERWRITE):
                 spec = files[outcome.path]
-                staged.append((_stage(target, spec.content, 0o755 if spec.executable else 0o644), target))
+                staged.append((stage_file(target, spec.content, 0o755 if spec.executable else 0o644), target))
             elif outcome.action is Action.DELETE:
                 deletions.append(target)
     except BaseException:
@@ -106,21 +106,3 @@ def _apply(root: Path, files: Mapping[str, FileSpec], outcomes: Iterable[Outcome
         os.replace(tmp, target)
     for target in deletions:
         target.unlink(missing_ok=True)
-
-
-def write_atomic(target: Path, content: bytes, mode: int = 0o644) -> None:
-    """Write to a temporary file beside the target, then rename over it: readers never see half a file."""
-    os.replace(_stage(target, content, mode), target)
-
-
-def _stage(target: Path, content: bytes, mode: int) -> str:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp, mode)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp

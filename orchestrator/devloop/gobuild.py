@@ -1,24 +1,26 @@
 """The Go side of the dev loop: what to watch, how to build, how to read `go build`'s errors.
 
-Builds are serialized: a change during a build cancels it (its whole process group) and one more build
-follows, so there are never two `go build` at once.
+The rebuild loop (devloop.rebuild) serializes builds; `go_build` makes a cancelled build end with its whole
+process group before it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.devloop.state import BuildError
+from orchestrator.common.lines import pump_lines
+from orchestrator.common.process import spawn, stop_group
+from orchestrator.devloop.context import PartContext
+from orchestrator.devloop.events import BuildError, Level, Source
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, trailing_debounce
 
 WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
 MANIFEST = "plugin.yaml"  # watched at the plugin root only: an edit is checked, installed, and restarts the plugin
@@ -97,6 +99,20 @@ class GoFileFilter:
         return True
 
 
+async def watch_go_sources(ctx: PartContext, trigger: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set `trigger` after one quiet period following changes to the plugin's Go sources or plugin.yaml."""
+    from watchfiles import awatch  # the Rust watcher loads on first use
+
+    paths = watch_paths(ctx.plugin_dir)
+
+    def changed(batch: set[tuple[object, str]]) -> None:
+        names = sorted({Path(p).name for _, p in batch})
+        ctx.log(Source.GO_WATCH, Level.DEBUG, f"changed: {', '.join(names)}")
+
+    batches = awatch(*paths, watch_filter=GoFileFilter(paths), step=WATCH_STEP_MS, stop_event=stop)
+    await trailing_debounce(batches, ctx.options.debounce_ms / 1000, trigger, changed)
+
+
 def parse_build_errors(output: str, plugin_dir: Path) -> list[BuildError]:
     """`file:line[:col]: message` lines of `go build`/`go vet`, with paths made absolute."""
     errors: list[BuildError] = []
@@ -119,28 +135,24 @@ class BuildResult:
 
 
 async def go_build(plugin_dir: Path, go: str, binary: Path, *, on_line: Callable[[str], None],
-                   on_start: Callable[[int], None] = lambda _pid: None) -> BuildResult:
-    """`go build -o BINARY ./pkg`, output streamed; cancelling it kills the whole build."""
+                   on_spawn: Callable[[int], None] = lambda _pid: None) -> BuildResult:
+    """`go build -o BINARY ./pkg`, output streamed; cancelling it ends the whole build (go runs compile and link
+    as children) and waits for it, so no two builds ever overlap."""
     started = time.monotonic_ns()
-    process = await asyncio.create_subprocess_exec(
-        go, "build", "-buildvcs=false", "-o", str(binary), "./pkg", cwd=plugin_dir,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    on_start(process.pid)
+    process = await spawn([go, "build", "-buildvcs=false", "-o", str(binary), "./pkg"], cwd=plugin_dir,
+                          on_spawn=on_spawn, merge_stderr=True)
     lines: list[str] = []
+
+    def collect(line: str) -> None:
+        lines.append(line)
+        on_line(line)
+
     try:
         assert process.stdout is not None
-        async for raw in process.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            lines.append(line)
-            on_line(line)
+        await pump_lines(process.stdout, collect)
         code = await process.wait()
     except asyncio.CancelledError:
-        # go build runs compile and link as children: end the whole group, and wait so no build overlaps
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
+        await stop_group(process, timeout=0.0)
         raise
     output = "\n".join(lines)
     return BuildResult(code == 0, time.monotonic_ns() - started, output,

@@ -7,12 +7,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestrator.authoring.render import write_atomic
-from orchestrator.common.paths import state_root
+from orchestrator.common.files import write_atomic
 
 
-def plugin_state_dir(plugin_id: str, root: Path | None = None) -> Path:
-    return (root or state_root()) / "plugins" / plugin_id
+def plugin_state_dir(plugin_id: str, root: Path) -> Path:
+    return root / "plugins" / plugin_id
 
 
 def staged_binary(state_dir: Path) -> Path:

@@ -1,9 +1,8 @@
 """One go-plugin process: spawn it with the magic cookie, read its handshake, pass on its output, check its
-health and stop it gracefully.
+health and stop it gracefully, all over one gRPC connection kept for the process's life.
 
 go-plugin specifics this module relies on (hashicorp/go-plugin ≥ 1.5, the version Omniview's SDK uses):
 
-* the first stdout line is the handshake `CORE|APP|NETWORK|ADDR|PROTOCOL[|CERT[|MUX]]`;
 * `PLUGIN_UNIX_SOCKET_DIR` chooses where the unix socket goes, so each process gets a private folder we can
   remove afterwards (SIGTERM/SIGKILL leave the socket behind);
 * after the handshake the plugin's own stdout/stderr go through unbuffered channels into the
@@ -18,18 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
-import signal
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.devloop.devinfo import process_start_time
+from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
+from orchestrator.common.process import spawn, start_time, stop_group
+from orchestrator.devloop.handshake import (
+    Handshake,
+    HandshakeError,
+    decode_stdio_data,
+    looks_like_handshake,
+    parse_handshake,
+    shorten,
+)
 
 if TYPE_CHECKING:
     import grpc.aio
@@ -48,119 +53,8 @@ _STREAM_STDIO = "/plugin.GRPCStdio/StreamStdio"
 # very .devinfo that plugindev owns, and exits on SIGTERM.
 _DROPPED_ENV = ("PLUGIN_MULTIPLEX_GRPC", "PLUGIN_CLIENT_CERT", "OMNIVIEW_DEV")
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_READ_CHUNK = 64 * 1024
-_MAX_LINE = 1024 * 1024  # an endless line is passed on in pieces instead of growing in memory
 _STDERR_TAIL = 50
 _DRAIN_TIMEOUT = 1.0  # how long the readers may take to pass on the last output once the process is gone
-
-
-@dataclass(frozen=True)
-class Handshake:
-    core_version: int
-    app_version: int
-    network: str  # "unix" | "tcp"
-    address: str
-    protocol: str  # "grpc"
-
-    @property
-    def grpc_target(self) -> str:
-        return f"unix:{self.address}" if self.network == "unix" else self.address
-
-
-class HandshakeError(PlugindevError):
-    """The plugin did not print a usable go-plugin handshake (timeout, early exit, wrong protocol)."""
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def parse_handshake(line: str) -> Handshake:
-    """Parse go-plugin's handshake line; 5 to 7 fields (go-plugin ≥ 1.5 prints 6), unix or tcp, gRPC only."""
-    text = _ANSI.sub("", line).strip()
-    shown = repr(_shorten(text))
-    fields = text.split("|")
-    if not 5 <= len(fields) <= 7:
-        raise HandshakeError(f"not a go-plugin handshake line (want CORE|APP|NETWORK|ADDR|PROTOCOL): {shown}")
-    core, app, network, address, protocol = fields[:5]
-    if not (core.isdigit() and app.isdigit()):
-        raise HandshakeError(f"go-plugin handshake {shown}: protocol versions must be numbers")
-    if int(core) != 1:
-        raise HandshakeError(f"go-plugin handshake {shown}: core protocol {core}, plugindev speaks 1 "
-                             "(update github.com/hashicorp/go-plugin)")
-    if network not in ("unix", "tcp"):
-        raise HandshakeError(f"go-plugin handshake {shown}: network {network!r} is neither unix nor tcp")
-    if not address:
-        raise HandshakeError(f"go-plugin handshake {shown}: empty address")
-    if protocol != "grpc":
-        raise HandshakeError(f"go-plugin handshake {shown}: protocol {protocol!r}, Omniview plugins must serve grpc")
-    return Handshake(int(core), int(app), network, address, protocol)
-
-
-def _looks_like_handshake(line: str) -> bool:
-    """Lines a plugin prints before serving are output; a `<number>|…` line is its (maybe bad) handshake."""
-    first = _ANSI.sub("", line).strip().split("|", 1)
-    return len(first) == 2 and first[0].isdigit()
-
-
-def decode_stdio_data(message: bytes) -> tuple[int, bytes]:
-    """Decode go-plugin's `StdioData {Channel channel = 1; bytes data = 2}` (two fields: not worth a .proto)."""
-    channel, data, pos = 0, b"", 0
-
-    def varint() -> int:
-        nonlocal pos
-        value = shift = 0
-        while True:
-            byte = message[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value
-
-    try:
-        while pos < len(message):
-            key = varint()
-            field, wire_type = key >> 3, key & 7
-            if wire_type == 0:
-                value = varint()
-                if field == 1:
-                    channel = value
-            elif wire_type == 2:
-                size = varint()
-                if field == 2:
-                    data = message[pos:pos + size]
-                pos += size
-            elif wire_type in (1, 5):  # fixed 64/32-bit fields: unknown here, skipped
-                pos += 8 if wire_type == 1 else 4
-            else:
-                raise ValueError(f"unsupported protobuf wire type {wire_type}")
-    except IndexError:
-        raise ValueError("truncated StdioData message") from None
-    return channel, data
-
-
-class _LineBuffer:
-    """Cuts a byte stream into text lines, keeping an unfinished last line for the next chunk."""
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, data: bytes) -> list[str]:
-        *lines, self._pending = (self._pending + data).split(b"\n")
-        if len(self._pending) > _MAX_LINE:
-            lines.append(self._pending)
-            self._pending = b""
-        return [_decode(line) for line in lines]
-
-    def flush(self) -> list[str]:
-        rest, self._pending = self._pending, b""
-        return [_decode(rest)] if rest else []
-
-
-def _decode(line: bytes) -> str:
-    return line.decode("utf-8", "replace").rstrip("\r")
 
 
 def _identity(data: bytes) -> bytes:
@@ -180,22 +74,18 @@ class PluginProcess:
     """A running go-plugin process in its own process group. Always finish with `stop()`, even after it exited:
     that also stops the output readers, closes the gRPC channel and removes the socket folder."""
 
-    pid: int
-    pgid: int
     handshake: Handshake
-    start_time: int | None
-    socket_dir: Path
 
     def __init__(self, proc: asyncio.subprocess.Process, *, plugin_id: str, socket_dir: Path,
                  on_output: OutputCallback) -> None:
         self._proc = proc
         self.plugin_id = plugin_id
-        self.pid = self.pgid = proc.pid  # start_new_session: the plugin leads its own group
-        self.start_time = process_start_time(proc.pid)
+        self.pid = proc.pid  # it leads its own group
+        self.start_time = start_time(proc.pid)
         self.socket_dir = socket_dir
         self._on_output = on_output
         self._stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL)
-        self._stdout_lines = _LineBuffer()
+        self._stdout_lines = LineSplitter()
         self._tasks: list[asyncio.Task[None]] = []
         self._channel: grpc.aio.Channel | None = None
         self._stop_lock = asyncio.Lock()
@@ -204,25 +94,25 @@ class PluginProcess:
     @classmethod
     async def start(cls, binary: Path, *, plugin_id: str, cwd: Path, env: Mapping[str, str] | None = None,
                     extra_env: Mapping[str, str] | None = None, on_output: OutputCallback,
+                    on_spawn: Callable[[int, Path], None] = lambda _pid, _dir: None,
                     handshake_timeout: float = 30.0) -> PluginProcess:
         """Spawn `binary`, wait for its handshake and start passing on its output.
 
-        Raises HandshakeError (the process group killed, nothing left behind) when no valid handshake comes.
+        `on_spawn(pid, socket_dir)` runs as soon as the process exists, before the handshake. Raises
+        HandshakeError (the process group killed, nothing left behind) when no valid handshake comes.
         """
         socket_dir = Path(tempfile.mkdtemp(prefix="plugindev-"))  # mode 0700: the socket stays ours
         full_env = {k: v for k, v in (os.environ if env is None else env).items() if k not in _DROPPED_ENV}
         full_env |= {COOKIE_KEY: plugin_id, "PLUGIN_UNIX_SOCKET_DIR": str(socket_dir), **(extra_env or {})}
         try:
-            proc = await asyncio.create_subprocess_exec(
-                str(binary), cwd=cwd, env=full_env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            )
-        except OSError as exc:
+            proc = await spawn([str(binary)], cwd=cwd, env=full_env,
+                               on_spawn=lambda pid: on_spawn(pid, socket_dir))
+        except PlugindevError as exc:
             shutil.rmtree(socket_dir, ignore_errors=True)
-            raise PlugindevError(f"cannot start plugin {plugin_id!r} ({binary}): {exc.strerror or exc}") from exc
+            raise PlugindevError(f"cannot start plugin {plugin_id!r}: {exc}") from None
         plugin = cls(proc, plugin_id=plugin_id, socket_dir=socket_dir, on_output=on_output)
         assert proc.stdout is not None and proc.stderr is not None
-        plugin._tasks.append(asyncio.create_task(plugin._pump(proc.stderr, "stderr", _LineBuffer())))
+        plugin._tasks.append(asyncio.create_task(pump_lines(proc.stderr, lambda line: plugin._emit("stderr", line))))
         try:
             plugin.handshake = await plugin._read_handshake(handshake_timeout)
         except BaseException:
@@ -234,7 +124,8 @@ class PluginProcess:
         plugin._channel = grpc.aio.insecure_channel(plugin.handshake.grpc_target)
         # The stdio stream is opened at once: until someone reads it, a plugin that prints blocks.
         plugin._tasks.append(asyncio.create_task(plugin._stream_stdio()))
-        plugin._tasks.append(asyncio.create_task(plugin._pump(proc.stdout, "stdout", plugin._stdout_lines)))
+        plugin._tasks.append(asyncio.create_task(
+            pump_lines(proc.stdout, lambda line: plugin._emit("stdout", line), plugin._stdout_lines)))
         return plugin
 
     @property
@@ -265,36 +156,18 @@ class PluginProcess:
         return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, timeout: float = 5.0) -> int:
-        """Shutdown RPC, then SIGTERM, then SIGKILL to the group, all within `timeout`; idempotent.
+        """go-plugin's Shutdown, then SIGTERM, then SIGKILL to the group, all within `timeout`; idempotent.
 
         Returns the exit code (negative: the signal that ended it).
         """
         async with self._stop_lock:
             if not self._closed:
                 try:
-                    if self.returncode is None:
-                        await self._terminate(timeout)
+                    await stop_group(self._proc, timeout=timeout, graceful=self._request_shutdown)
                 finally:
                     await self._close()
-        if self.returncode is None:
-            raise PlugindevError(f"plugin {self.plugin_id!r} (pid {self.pid}) did not exit even after SIGKILL")
+        assert self.returncode is not None
         return self.returncode
-
-    async def _terminate(self, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        # Most of the budget goes to the graceful stop; SIGTERM kills a go-plugin at once, so it needs little.
-        graceful_until, term_until = deadline - 0.4 * timeout, deadline - 0.1 * timeout
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(graceful_until):
-                await self._request_shutdown(graceful_until - loop.time())
-        if await self._exited_by(graceful_until):
-            return
-        self._kill_group(signal.SIGTERM)
-        if await self._exited_by(term_until):
-            return
-        self._kill_group(signal.SIGKILL)
-        await self._exited_by(max(deadline, loop.time() + 1.0))
 
     async def _request_shutdown(self, timeout: float) -> None:
         """go-plugin's graceful stop. Any answer, even an error, is only a hint: the exit is what counts."""
@@ -308,18 +181,6 @@ class PluginProcess:
         with contextlib.suppress(grpc.aio.AioRpcError):
             await shutdown(b"", timeout=max(timeout, 0.01))
 
-    async def _exited_by(self, deadline: float) -> bool:
-        """Wait for the exit until the loop time `deadline`; True once the process has exited."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(deadline):
-                await self._proc.wait()
-        # proc.wait() also waits for the pipes to close; the exit itself is what matters here.
-        return self.returncode is not None
-
-    def _kill_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, sig)
-
     async def _close(self) -> None:
         """Release everything: group members left behind, output readers, gRPC channel, socket folder."""
         if self._closed:
@@ -327,10 +188,7 @@ class PluginProcess:
         self._closed = True
         # Whatever still runs in the group once we are done with the plugin is a leftover (a child it spawned,
         # or the plugin itself when the handshake failed).
-        self._kill_group(signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_DRAIN_TIMEOUT):
-                await self._proc.wait()
+        await stop_group(self._proc, timeout=0.0)
         # The readers end on their own at EOF (pipes) or when the server goes away (stdio stream): let them
         # pass on the last lines, but not forever (a process outside the group may hold a pipe open).
         if self._tasks:
@@ -349,10 +207,10 @@ class PluginProcess:
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    chunk = await stdout.read(_READ_CHUNK)
+                    chunk = await stdout.read(READ_CHUNK)
                     lines = self._stdout_lines.feed(chunk) if chunk else self._stdout_lines.flush()
                     for index, line in enumerate(lines):
-                        if _looks_like_handshake(line):
+                        if looks_like_handshake(line):
                             handshake = parse_handshake(line)
                             for later in lines[index + 1:]:
                                 self._on_output("stdout", later)
@@ -374,21 +232,13 @@ class PluginProcess:
             reason += f"; exited with code {self.returncode}"
         stderr = _stderr_summary(self._stderr_tail)
         if stderr:
-            reason += f"; stderr: {_shorten(stderr, 400)}"
+            reason += f"; stderr: {shorten(stderr, 400)}"
         raise HandshakeError(f"plugin {self.plugin_id!r} did not start: {reason}")
 
     def _emit(self, stream: str, line: str) -> None:
         if stream == "stderr":
             self._stderr_tail.append(line)
         self._on_output(stream, line)
-
-    async def _pump(self, pipe: asyncio.StreamReader, stream: str, lines: _LineBuffer) -> None:
-        """Pass on one pipe's lines until EOF; the pipe is always drained so the plugin never blocks on it."""
-        while chunk := await pipe.read(_READ_CHUNK):
-            for line in lines.feed(chunk):
-                self._emit(stream, line)
-        for line in lines.flush():
-            self._emit(stream, line)
 
     async def _stream_stdio(self) -> None:
         """Read go-plugin's stdio stream (the plugin's own stdout/stderr since the handshake) until it ends."""
@@ -397,7 +247,7 @@ class PluginProcess:
 
         call = self._channel.unary_stream(_STREAM_STDIO, request_serializer=_identity,
                                           response_deserializer=_identity)(b"")
-        buffers = {"stdout": _LineBuffer(), "stderr": _LineBuffer()}
+        buffers = {"stdout": LineSplitter(), "stderr": LineSplitter()}
         try:
             async for message in call:
                 try:

@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from typing import TextIO
 
-from orchestrator.devloop.state import EVENT_LOG, EVENT_STATUS, Event, Level, Source
+from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, Event, Level, Source
 
 EVENT_SYSTEM = "plugindev/system"
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",

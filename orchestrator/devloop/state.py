@@ -1,22 +1,18 @@
-"""One plugin's dev-server state, its log ring, and the events the IDE subscribes to.
+"""One plugin's dev-server state, the typed changes its parts report, and how each change moves the state.
 
-JSON names and status values are those of the IDE's Go types, so the events can be forwarded as they are.
+`DevState` is the only state a plugin has: the printer, `--json`, `.devinfo` and the API all derive from it
+and from the events that carry it. JSON names and status values are those of the IDE's Go types.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
-from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-LOG_CAPACITY = 5000
-
-EVENT_STATUS = "plugin/devserver/status"
-EVENT_LOG = "plugin/devserver/log"
-EVENT_ERROR = "plugin/devserver/error"
+HOST = "127.0.0.1"
+HEALTH_LOST = "the plugin's gRPC health check fails"
 
 
 class Status(enum.StrEnum):
@@ -28,25 +24,21 @@ class Status(enum.StrEnum):
     STOPPED = "stopped"
 
 
-class Source(enum.StrEnum):
-    """Where a log line comes from (the IDE's sources, plus the plugin process's own output)."""
-
-    VITE = "vite"
-    GO_BUILD = "go-build"
-    GO_WATCH = "go-watch"
-    MANAGER = "manager"
-    PLUGIN = "plugin"
-
-
-class Level(enum.StrEnum):
-    DEBUG = "debug"
-    INFO = "info"
-    WARN = "warn"
-    ERROR = "error"
-
-
 def now_rfc3339() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class BackendProcess:
+    """The plugin process the IDE attaches to: what `.devinfo` says about it."""
+
+    pid: int
+    start_time: int | None  # with the pid, names the process across PID reuse
+    network: str  # unix | tcp
+    address: str
+    protocol: str
+    protocol_version: int
+    started_at: str  # RFC 3339
 
 
 @dataclass(frozen=True)
@@ -62,94 +54,141 @@ class DevState:
     lastBuildTime: str = ""
     lastError: str = ""
     grpcConnected: bool = False  # only while the health check passes
+    process: BackendProcess | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Status) else v for k, v in asdict(self).items()}
+        """The IDE's names, plus the serving process's pid (0 when none)."""
+        return {"pluginID": self.pluginID, "mode": self.mode, "devPath": self.devPath, "vitePort": self.vitePort,
+                "viteURL": self.viteURL, "viteStatus": str(self.viteStatus), "goStatus": str(self.goStatus),
+                "lastBuildDuration": self.lastBuildDuration, "lastBuildTime": self.lastBuildTime,
+                "lastError": self.lastError, "grpcConnected": self.grpcConnected,
+                "pid": self.process.pid if self.process else 0}
+
+
+# -- what the parts report: each change knows how it moves the state ------------------------------------
 
 
 @dataclass(frozen=True)
-class LogEntry:
-    timestamp: str
-    source: Source
-    level: Level
+class ViteStarting:
+    """A Vite dev server is being started on `port` (again, after an exit)."""
+
+    port: int
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, viteStatus=Status.STARTING, vitePort=self.port, viteURL="")
+
+
+@dataclass(frozen=True)
+class ViteReady:
+    """Vite printed its banner for `port` and serves its client module."""
+
+    port: int
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, viteStatus=Status.READY, vitePort=self.port, viteURL=f"http://{HOST}:{self.port}")
+
+
+@dataclass(frozen=True)
+class UiBuild:
+    """`--ui build`: a `vite build` started, or (`done`) the assets of a good one are installed."""
+
+    done: bool
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, viteStatus=Status.READY if self.done else Status.BUILDING)
+
+
+@dataclass(frozen=True)
+class UiFailed:
+    """Vite exited or could not start, or a `vite build` failed."""
+
     message: str
-    pluginID: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"timestamp": self.timestamp, "source": str(self.source), "level": str(self.level),
-                "message": self.message, "pluginID": self.pluginID}
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, viteStatus=Status.ERROR, viteURL="", lastError=self.message)
 
 
 @dataclass(frozen=True)
-class BuildError:
-    file: str  # absolute
-    line: int
-    column: int
+class GoBusy:
+    """The backend is building (the plugin.yaml check, then `go build`) or starting a plugin process."""
+
+    status: Literal[Status.BUILDING, Status.STARTING]
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, goStatus=self.status)
+
+
+@dataclass(frozen=True)
+class BuildFinished:
+    """The build ended; `error` says why when it failed (whatever runs keeps running)."""
+
+    duration_ns: int
+    error: str = ""
+
+    def apply(self, state: DevState) -> DevState:
+        built = replace(state, lastBuildDuration=self.duration_ns, lastBuildTime=now_rfc3339())
+        return replace(built, goStatus=Status.ERROR, lastError=self.error) if self.error else built
+
+
+@dataclass(frozen=True)
+class PluginStarted:
+    """The process handshook; `healthy`: its first gRPC health check passed."""
+
+    process: BackendProcess
+    healthy: bool
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, process=self.process, grpcConnected=self.healthy,
+                       goStatus=Status.READY if self.healthy else Status.ERROR,
+                       lastError="" if self.healthy else HEALTH_LOST)
+
+
+@dataclass(frozen=True)
+class PluginHealth:
+    """A periodic health check of the running process answered differently than the last one."""
+
+    healthy: bool
+
+    def apply(self, state: DevState) -> DevState:
+        if not self.healthy:
+            return replace(state, grpcConnected=False, goStatus=Status.ERROR, lastError=HEALTH_LOST)
+        # recovering clears only the error the lost health put there, not a build's
+        recovered = state.goStatus is Status.ERROR and state.lastError == HEALTH_LOST
+        return replace(state, grpcConnected=True, goStatus=Status.READY if recovered else state.goStatus,
+                       lastError="" if recovered else state.lastError)
+
+
+@dataclass(frozen=True)
+class PluginFailed:
+    """The plugin did not start, or exited on its own."""
+
     message: str
-    severity: str = "error"
 
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, process=None, grpcConnected=False, goStatus=Status.ERROR, lastError=self.message)
 
 
 @dataclass(frozen=True)
-class Event:
-    name: str
-    plugin_id: str
-    payload: Any
+class PluginStopped:
+    """plugindev stopped the plugin (to replace it, or to end)."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.name, "pluginID": self.plugin_id, "data": self.payload}
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, process=None, grpcConnected=False)
 
 
-class EventBus:
-    """Fan-out of events to any number of subscribers (printer, API streams, tests)."""
+@dataclass(frozen=True)
+class SessionStopped:
+    """The session ended: nothing runs any more."""
 
-    def __init__(self) -> None:
-        self._queues: list[asyncio.Queue[Event]] = []
-
-    def subscribe(self) -> asyncio.Queue[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._queues.append(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
-        if queue in self._queues:
-            self._queues.remove(queue)
-
-    def publish(self, event: Event) -> None:
-        for queue in self._queues:
-            queue.put_nowait(event)
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, process=None, grpcConnected=False, goStatus=Status.STOPPED,
+                       viteStatus=Status.STOPPED, viteURL="")
 
 
-@dataclass
-class Instance:
-    """The state of one plugin under development; every change is published as an event."""
+Change = (ViteStarting | ViteReady | UiBuild | UiFailed | GoBusy | BuildFinished | PluginStarted | PluginHealth
+          | PluginFailed | PluginStopped | SessionStopped)
 
-    state: DevState
-    bus: EventBus
-    logs: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=LOG_CAPACITY))
 
-    @property
-    def plugin_id(self) -> str:
-        return self.state.pluginID
-
-    def update(self, **changes: Any) -> None:
-        new = replace(self.state, **changes)
-        if new != self.state:
-            self.state = new
-            self.bus.publish(Event(EVENT_STATUS, self.plugin_id, new.to_json()))
-
-    def log(self, source: Source, message: str, level: Level = Level.INFO) -> None:
-        entry = LogEntry(now_rfc3339(), source, level, message, self.plugin_id)
-        self.logs.append(entry)
-        self.bus.publish(Event(EVENT_LOG, self.plugin_id, [entry.to_json()]))
-
-    def report_errors(self, errors: list[BuildError]) -> None:
-        payload = {"pluginID": self.plugin_id, "errors": [asdict(e) for e in errors]}
-        self.bus.publish(Event(EVENT_ERROR, self.plugin_id, payload))
-
-    def recent_logs(self, count: int = 0) -> list[LogEntry]:
-        """The last `count` entries; every kept entry when count <= 0."""
-        entries = list(self.logs)
-        return entries if count <= 0 else entries[-count:]
+def apply_change(state: DevState, change: Change) -> DevState:
+    """The state after `change`; pure, so every transition can be tested on its own."""
+    return change.apply(state)

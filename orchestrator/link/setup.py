@@ -32,8 +32,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.authoring.render import write_atomic
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import write_atomic
 from orchestrator.common.node import NodeEnv, ensure_node_env, run_captured
 from orchestrator.link.derived import declared, derive_manifest, derived_lockfile, read_manifest, undeclared_shared
 from orchestrator.link.host_packages import generate_host_packages

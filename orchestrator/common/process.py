@@ -1,0 +1,130 @@
+"""The processes plugindev starts: each leads a process group of its own, is reported the moment it exists,
+and is stopped by escalating steps until the whole group is gone.
+
+Process facts (start time, liveness, group members) come from psutil, so they read the same on Linux and
+macOS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+from orchestrator.common.errors import PlugindevError
+
+_POLL = 0.02
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in milliseconds since the epoch; with the pid it names one process across PID reuse."""
+    try:
+        return round(psutil.Process(pid).create_time() * 1000)
+    except (psutil.Error, ValueError):
+        return None
+
+
+def is_alive(pid: int, started: int | None = None) -> bool:
+    """The process runs (a zombie does not) and, when `started` is known, it is still the same process."""
+    if pid <= 0:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or round(process.create_time() * 1000) == started
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # exists, owned by someone else
+        return True
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a member of the group still runs. Zombies do not count: children orphaned by their leader's exit
+    stay group members until init reaps them, which some container inits do late or never."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for process in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
+                return True
+    return False
+
+
+async def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Poll until no member of the group runs, at most `timeout` seconds; True once it is gone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while group_alive(pgid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(_POLL)
+    return True
+
+
+async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
+                on_spawn: Callable[[int], None] = lambda _pid: None, merge_stderr: bool = False,
+                ) -> asyncio.subprocess.Process:
+    """Start `argv` as the leader of a new process group (so one signal reaches it and all its children).
+
+    `on_spawn(pid)` runs before anything else can fail, so the caller can record the group for cleanup even
+    if plugindev is killed a moment later. Output is piped; stdin is closed.
+    """
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=None if env is None else dict(env), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise PlugindevError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    on_spawn(process.pid)
+    return process
+
+
+async def stop_group(process: asyncio.subprocess.Process, *, timeout: float = 5.0,
+                     graceful: Callable[[float], Awaitable[None]] | None = None) -> int:
+    """Stop the group `process` leads: `graceful(seconds)` first when given (most of the budget), then SIGTERM,
+    then SIGKILL, all within `timeout`; returns once the leader is reaped and the group is gone.
+
+    Returns the leader's exit code (negative: the signal that ended it).
+    """
+    loop = asyncio.get_running_loop()
+    pgid = process.pid
+    deadline = loop.time() + timeout
+    if graceful is not None and process.returncode is None:
+        graceful_until = deadline - 0.4 * timeout
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(graceful_until):
+                await graceful(graceful_until - loop.time())
+                await process.wait()
+    if process.returncode is None or group_alive(pgid):
+        signal_group(pgid, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(max(deadline - 0.1 * timeout, loop.time())):
+                await process.wait()
+        if not await wait_group_gone(pgid, max(deadline - loop.time(), 0.0)):
+            signal_group(pgid, signal.SIGKILL)
+    # SIGKILL cannot be ignored; the bound only guards against a process stuck in the kernel (state D).
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2.0):
+            await process.wait()
+    await wait_group_gone(pgid, 2.0)
+    if process.returncode is None:
+        raise PlugindevError(f"process {process.pid} did not exit even after SIGKILL")
+    return process.returncode

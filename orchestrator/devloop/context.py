@@ -1,0 +1,37 @@
+"""What a part of a plugin's session (the Go backend, the UI) is given: its options, and the narrow ways to
+tell the coordinator what happens. A part never reaches into another part or into the coordinator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.devloop.events import BuildError, Level, Source
+from orchestrator.devloop.state import Change, DevState
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    vite: bool = True
+    go_backend: bool = True  # False: serve only the UI of a plugin that also has a backend (--no-go)
+    ui_mode: str = "dev"  # "dev": Vite dev server with HMR; "build": vite build on change, assets installed
+    debounce_ms: int = 150  # the quiet period after the last Go change before a build
+    go: str | None = None
+    handshake_timeout: float = 30.0
+    vite_timeout: float = 30.0
+    verbose: bool = False  # -v: a failed UI install prints the package manager's whole output
+
+
+@dataclass(frozen=True)
+class PartContext:
+    plugin_id: str
+    plugin_dir: Path
+    state_dir: Path  # <state root>/plugins/<id>
+    options: RunOptions
+    report: Callable[[Change], None]
+    log: Callable[[Source, Level, str], None]
+    report_errors: Callable[[list[BuildError]], None]
+    record: Callable[[str, int, Path | None], None]  # a process group started: kind, pid, socket folder
+    forget: Callable[[int], None]  # that group is gone
+    state: Callable[[], DevState]

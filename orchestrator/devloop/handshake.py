@@ -1,0 +1,96 @@
+"""go-plugin's wire facts that plugindev reads without a .proto: the handshake line a plugin prints on stdout
+(`CORE|APP|NETWORK|ADDR|PROTOCOL[|CERT[|MUX]]`, 6 fields since go-plugin 1.5, unix socket or TCP) and the
+`StdioData` messages of its stdio stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.lines import strip_ansi
+
+
+@dataclass(frozen=True)
+class Handshake:
+    core_version: int
+    app_version: int
+    network: str  # "unix" | "tcp"
+    address: str
+    protocol: str  # "grpc"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"unix:{self.address}" if self.network == "unix" else self.address
+
+
+class HandshakeError(PlugindevError):
+    """The plugin did not print a usable go-plugin handshake (timeout, early exit, wrong protocol)."""
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def parse_handshake(line: str) -> Handshake:
+    """Parse go-plugin's handshake line; 5 to 7 fields (go-plugin ≥ 1.5 prints 6), unix or tcp, gRPC only."""
+    text = strip_ansi(line).strip()
+    shown = repr(shorten(text))
+    fields = text.split("|")
+    if not 5 <= len(fields) <= 7:
+        raise HandshakeError(f"not a go-plugin handshake line (want CORE|APP|NETWORK|ADDR|PROTOCOL): {shown}")
+    core, app, network, address, protocol = fields[:5]
+    if not (core.isdigit() and app.isdigit()):
+        raise HandshakeError(f"go-plugin handshake {shown}: protocol versions must be numbers")
+    if int(core) != 1:
+        raise HandshakeError(f"go-plugin handshake {shown}: core protocol {core}, plugindev speaks 1 "
+                             "(update github.com/hashicorp/go-plugin)")
+    if network not in ("unix", "tcp"):
+        raise HandshakeError(f"go-plugin handshake {shown}: network {network!r} is neither unix nor tcp")
+    if not address:
+        raise HandshakeError(f"go-plugin handshake {shown}: empty address")
+    if protocol != "grpc":
+        raise HandshakeError(f"go-plugin handshake {shown}: protocol {protocol!r}, Omniview plugins must serve grpc")
+    return Handshake(int(core), int(app), network, address, protocol)
+
+
+def looks_like_handshake(line: str) -> bool:
+    """Lines a plugin prints before serving are output; a `<number>|…` line is its (maybe bad) handshake."""
+    first = strip_ansi(line).strip().split("|", 1)
+    return len(first) == 2 and first[0].isdigit()
+
+
+def decode_stdio_data(message: bytes) -> tuple[int, bytes]:
+    """Decode go-plugin's `StdioData {Channel channel = 1; bytes data = 2}` (two fields: not worth a .proto)."""
+    channel, data, pos = 0, b"", 0
+
+    def varint() -> int:
+        nonlocal pos
+        value = shift = 0
+        while True:
+            byte = message[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    try:
+        while pos < len(message):
+            key = varint()
+            field, wire_type = key >> 3, key & 7
+            if wire_type == 0:
+                value = varint()
+                if field == 1:
+                    channel = value
+            elif wire_type == 2:
+                size = varint()
+                if field == 2:
+                    data = message[pos:pos + size]
+                pos += size
+            elif wire_type in (1, 5):  # fixed 64/32-bit fields: unknown here, skipped
+                pos += 8 if wire_type == 1 else 4
+            else:
+                raise ValueError(f"unsupported protobuf wire type {wire_type}")
+    except IndexError:
+        raise ValueError("truncated StdioData message") from None
+    return channel, data

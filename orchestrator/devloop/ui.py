@@ -1,0 +1,216 @@
+"""The UI part of a plugin's session, in its two forms:
+
+- `ViteDevServer` (the default): Vite serves `ui/` with hot module replacement; the IDE imports the entry
+  from it. Vite is supervised: an exit is reported and it is restarted, on the same port when it is free;
+- `ViteBuildOnChange` (`--ui build`): `vite build` after every change under `ui/`, the assets installed
+  into the state root, for hosts that cannot load dev ESM.
+
+Both first get `ui/` ready (dependencies, the generated vite-plugin) the way `plugindev link` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.authoring.validate import ENTRY_CANDIDATES
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.lines import pump_lines, strip_ansi
+from orchestrator.common.node import ensure_node_env
+from orchestrator.common.process import spawn, stop_group
+from orchestrator.devloop.context import PartContext
+from orchestrator.devloop.events import Level, Source
+from orchestrator.devloop.install import install_assets
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, rebuild_loop, trailing_debounce
+from orchestrator.devloop.state import HOST, UiBuild, UiFailed, ViteReady, ViteStarting
+from orchestrator.devloop.supervisor import BACKOFF, Backoff, Callbacks, Supervisor
+from orchestrator.devloop.vite import PortAllocator, ViteServer, describe_exit, port_is_free, vite_line
+
+
+async def prepare_ui(ctx: PartContext) -> None:
+    """Dependencies installed and `@omniviewdev/vite-plugin` linked, as `plugindev link` does."""
+    from orchestrator.link.setup import prepare_ui as link_ui
+
+    ctx.log(Source.MANAGER, Level.INFO, "preparing ui/: Node environment, dependencies, @omniviewdev/vite-plugin")
+    setup = await link_ui(ctx.plugin_dir, verbose=ctx.options.verbose)
+    if setup.installed:
+        ctx.log(Source.MANAGER, Level.INFO, f"installed UI dependencies with {setup.package_manager}")
+
+
+def entry_url(plugin_dir: Path, port: int) -> str:
+    """The URL an author can open: the entry the IDE imports (the dev server serves no page at `/`)."""
+    entry = next((rel for rel in ENTRY_CANDIDATES if (plugin_dir / rel).is_file()), ENTRY_CANDIDATES[0])
+    return f"http://{HOST}:{port}/{entry.removeprefix('ui/')}"
+
+
+class DevServer(Protocol):
+    pid: int | None
+
+    async def start(self) -> None: ...
+
+    async def wait(self) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
+ServerFactory = Callable[[Path, int, dict[str, str], Callable[[str], None], float, Callable[[int], None]],
+                         DevServer]
+
+
+def _vite_server(ui_dir: Path, port: int, env: dict[str, str], on_output: Callable[[str], None],
+                 ready_timeout: float, on_spawn: Callable[[int], None]) -> DevServer:
+    return ViteServer(ui_dir, port, env=env, on_output=on_output, ready_timeout=ready_timeout, on_spawn=on_spawn)
+
+
+async def _node_environ() -> dict[str, str]:
+    return (await ensure_node_env()).environ()
+
+
+class ViteDevServer:
+    def __init__(self, ctx: PartContext, ports: PortAllocator, *, make_server: ServerFactory = _vite_server,
+                 prepare: Callable[[PartContext], Awaitable[None]] = prepare_ui,
+                 node_environ: Callable[[], Awaitable[dict[str, str]]] = _node_environ,
+                 backoff: Backoff = BACKOFF) -> None:
+        self.ctx = ctx
+        self.ports = ports
+        self.backoff = backoff
+        self.make_server = make_server
+        self.prepare = prepare
+        self.node_environ = node_environ
+        self.port = 0
+        self._env: dict[str, str] = {}
+        self._was_up = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.prepare(self.ctx)
+        self._env = await self.node_environ()
+        self.port = self.ports.allocate()
+        vite: Supervisor[DevServer] = Supervisor(self._start, Callbacks(
+            started=self._started, start_failed=self._failed, exited=self._exited, stopped=self._stopped),
+            policy=self.backoff, fatal_until_up=True)
+        vite.restart()
+        await vite.run(stop)
+
+    async def _start(self) -> DevServer:
+        if self._was_up and not port_is_free(self.port):
+            old, self.port = self.port, self.ports.move(self.port)
+            self.ctx.log(Source.VITE, Level.WARN, f"port {old} is taken; moving to {self.port}")
+        self.ctx.report(ViteStarting(self.port))
+        server = self.make_server(self.ctx.plugin_dir / "ui", self.port, self._env, self._output,
+                                  self.ctx.options.vite_timeout, lambda pid: self.ctx.record("vite", pid, None))
+        await server.start()
+        return server
+
+    async def _started(self, _server: DevServer) -> None:
+        self._was_up = True
+        self.ctx.report(ViteReady(self.port))
+        self.ctx.log(Source.VITE, Level.INFO, f"ready: the IDE loads {entry_url(self.ctx.plugin_dir, self.port)}")
+
+    def _failed(self, error: PlugindevError) -> None:
+        self.ctx.report(UiFailed(str(error)))
+        if self._was_up:  # a first start that fails ends the run with this very message
+            self.ctx.log(Source.VITE, Level.ERROR, str(error))
+
+    def _exited(self, server: DevServer, code: int, restart_in: float) -> None:
+        self._stopped(server)
+        message = f"{describe_exit(code)}; restarting it in {restart_in:g} s"
+        self.ctx.report(UiFailed(message))
+        self.ctx.log(Source.VITE, Level.ERROR, message)
+
+    def _stopped(self, server: DevServer) -> None:
+        if server.pid is not None:
+            self.ctx.forget(server.pid)
+
+    def _output(self, line: str) -> None:
+        detail, text = vite_line(line)
+        if text.strip():
+            self.ctx.log(Source.VITE, Level.DEBUG if detail else Level.INFO, text)
+
+
+_IGNORED = {"node_modules", "dist", ".plugindev"}
+# Vite 5 (and Vite 8 when it cannot write node_modules/.vite-temp) loads an ESM config by writing it bundled
+# beside the config as `vite.config.ts.timestamp-<ms>-<hex>.mjs` and deleting it: every `vite build` would
+# otherwise see its own temporary file, cancel itself and start again, forever.
+_VITE_CONFIG_TEMP = "vite.config.*.timestamp-*.mjs"
+_QUOTED_ERRORS = 3
+
+
+def ui_filter(ui_dir: Path) -> Callable[[object, str], bool]:
+    """Everything under ui/ but dependencies, build output, dot-folders and Vite's temporary config copies."""
+    root = ui_dir.resolve()
+
+    def accept(_change: object, path: str) -> bool:
+        parts = Path(path).relative_to(root).parts if Path(path).is_relative_to(root) else ()
+        if any(p in _IGNORED or p.startswith(".") for p in parts):
+            return False
+        return not fnmatch.fnmatchcase(Path(path).name, _VITE_CONFIG_TEMP)
+
+    return accept
+
+
+class ViteBuildOnChange:
+    def __init__(self, ctx: PartContext, *, prepare: Callable[[PartContext], Awaitable[None]] = prepare_ui,
+                 node_environ: Callable[[], Awaitable[dict[str, str]]] = _node_environ) -> None:
+        self.ctx = ctx
+        self.ui_dir = ctx.plugin_dir / "ui"
+        self.prepare = prepare
+        self.node_environ = node_environ
+        self._env: dict[str, str] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        from watchfiles import awatch  # the Rust watcher loads on first use
+
+        await self.prepare(self.ctx)
+        self._env = await self.node_environ()
+        wanted = asyncio.Event()
+        wanted.set()  # the initial build
+        batches = awatch(self.ui_dir, watch_filter=ui_filter(self.ui_dir), step=WATCH_STEP_MS, stop_event=stop)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(trailing_debounce(batches, self.ctx.options.debounce_ms / 1000, wanted))
+            group.create_task(rebuild_loop(wanted, stop, self._build, self._install, self._cancelled))
+
+    async def _build(self) -> bool:
+        self.ctx.report(UiBuild(done=False))
+        self.ctx.log(Source.VITE, Level.INFO, "vite build")
+        started = time.monotonic()
+        errors: deque[str] = deque(maxlen=_QUOTED_ERRORS)
+
+        def output(line: str) -> None:
+            plain = strip_ansi(line).strip()
+            if "error" in plain.lower() and not plain.startswith("at "):
+                errors.append(plain)
+            self.ctx.log(Source.VITE, Level.DEBUG, line)
+
+        process = await spawn([str(self.ui_dir / "node_modules" / ".bin" / "vite"), "build"], cwd=self.ui_dir,
+                              env=self._env, merge_stderr=True,
+                              on_spawn=lambda pid: self.ctx.record("vite-build", pid, None))
+        try:
+            assert process.stdout is not None
+            await pump_lines(process.stdout, output)
+            code = await process.wait()
+        except asyncio.CancelledError:
+            await stop_group(process, timeout=0.0)  # vite build runs esbuild/rolldown children: all of them
+            raise
+        finally:
+            self.ctx.forget(process.pid)
+        if code != 0:
+            reason = " | ".join(errors) or f"exit code {code}"
+            message = f"vite build failed: {reason}"
+            self.ctx.report(UiFailed(message))
+            self.ctx.log(Source.VITE, Level.ERROR, message)
+            return False
+        self.ctx.log(Source.VITE, Level.INFO, f"built UI in {(time.monotonic() - started) * 1000:.0f} ms")
+        return True
+
+    async def _install(self) -> None:
+        target = install_assets(self.ui_dir / "dist" / "assets", self.ctx.state_dir)
+        self.ctx.report(UiBuild(done=True))
+        self.ctx.log(Source.VITE, Level.INFO, f"installed UI assets into {target}")
+
+    def _cancelled(self) -> None:
+        self.ctx.log(Source.VITE, Level.INFO, "UI changed during the build: building again")
