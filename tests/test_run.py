@@ -421,6 +421,8 @@ def test_kill_9_during_the_handshake_leaves_nothing_for_the_next_run(testplugin:
         # recorded the moment it exists, not after its handshake
         (plugin,) = run.wait_for(lambda _: [g for g in recorded_groups(state_root) if g["kind"] == "plugin"], 10,
                                  "the plugin recorded")
+        # once it has printed (a Go program writing to a pipe nobody reads any more dies of SIGPIPE)
+        run.wait_for(lambda r: r.log_count(lambda e: "mode=nohandshake" in e["message"]), 10, "the plugin's line")
         os.kill(run.process.pid, signal.SIGKILL)
         run.process.wait(10)
         assert is_alive(plugin["pid"])  # still waiting to print its handshake, and nobody's child

@@ -30,7 +30,7 @@ from orchestrator.devloop.state import (
     apply_change,
 )
 
-PROCESS = BackendProcess(4242, 17, "unix", "/tmp/sock", "grpc", 1, "2026-01-01T00:00:00.000Z")
+PROCESS = BackendProcess(4242, 17, "unix", "/tmp/sock", "grpc", 1, "2026-01-01T00:00:00.000Z", "0.1.0")
 
 
 def _after(*changes: Change) -> DevState:
@@ -102,17 +102,18 @@ def test_state_json_has_the_ides_names_and_the_pid() -> None:
 )
 def test_devinfo_is_there_exactly_while_a_healthy_process_serves(changes: tuple[Change, ...], uses_vite: bool,
                                                                  advertises: bool) -> None:
-    info = advertised(_after(*changes), "0.1.0", uses_vite)
+    info = advertised(_after(*changes), uses_vite)
     assert (info is not None) is advertises
     if info is not None:
         assert (info.pid, info.addr, info.network, info.processStartTime) == (4242, "/tmp/sock", "unix", 17)
+        assert info.version == "0.1.0"  # the version the process was started with
         assert info.vitePort == (15173 if uses_vite else None) and info.plugindevPid == os.getpid()
 
 
 def test_devinfo_file_is_written_atomically_and_only_on_change(tmp_path: Path) -> None:
     file = DevinfoFile(tmp_path / "plugins" / "p")
-    process = BackendProcess(os.getpid(), start_time(os.getpid()), "unix", "/tmp/sock", "grpc", 1, "t")
-    info = advertised(_after(PluginStarted(process, True)), "0.1.0", uses_vite=False)
+    process = BackendProcess(os.getpid(), start_time(os.getpid()), "unix", "/tmp/sock", "grpc", 1, "t", "0.1.0")
+    info = advertised(_after(PluginStarted(process, True)), uses_vite=False)
     assert file.reconcile(info) is True
     data = json.loads(file.path.read_text())
     assert data["pid"] == os.getpid() and "vitePort" not in data and data["processStartTime"] == start_time(os.getpid())

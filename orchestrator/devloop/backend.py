@@ -191,7 +191,8 @@ class GoBackend:
         healthy = self._healthy = await plugin.check_health()
         hs = plugin.handshake
         self.ctx.report(PluginStarted(BackendProcess(plugin.pid, plugin.start_time, hs.network, hs.address,
-                                                     hs.protocol, hs.app_version, now_rfc3339()), healthy))
+                                                     hs.protocol, hs.app_version, now_rfc3339(),
+                                                     self.manifest.version), healthy))
         if healthy:
             self._log(f"plugin running: pid {plugin.pid}, {hs.network} {hs.address}")
         else:

@@ -39,13 +39,13 @@ class DevInfo:
         return data
 
 
-def advertised(state: DevState, version: str, uses_vite: bool) -> DevInfo | None:
+def advertised(state: DevState, uses_vite: bool) -> DevInfo | None:
     """The .devinfo that `state` implies: one while a healthy process serves and Vite (if used) is ready."""
     process = state.process
     if process is None or not state.grpcConnected or (uses_vite and state.viteStatus is not Status.READY):
         return None
     return DevInfo(pid=process.pid, protocol=process.protocol, protocolVersion=process.protocol_version,
-                   addr=process.address, network=process.network, pluginId=state.pluginID, version=version,
+                   addr=process.address, network=process.network, pluginId=state.pluginID, version=process.version,
                    startedAt=process.started_at, processStartTime=process.start_time, plugindevPid=os.getpid(),
                    vitePort=state.vitePort if uses_vite else None)
 

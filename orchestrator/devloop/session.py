@@ -112,7 +112,7 @@ class PluginSession:
         return entries if count <= 0 else entries[-count:]
 
     def _reconcile_devinfo(self) -> None:
-        desired = advertised(self.state, self.manifest.version, self.uses_vite)
+        desired = advertised(self.state, self.uses_vite)
         if not self.devinfo.reconcile(desired):
             return
         self.log(Source.MANAGER, Level.DEBUG, f"wrote {self.devinfo.path}" if desired else

@@ -39,6 +39,7 @@ class BackendProcess:
     protocol: str
     protocol_version: int
     started_at: str  # RFC 3339
+    version: str  # the plugin.yaml version it was started with
 
 
 @dataclass(frozen=True)
