@@ -23,9 +23,9 @@ Event = dict[str, Any]
 class RunHandle:
     """A running `plugindev run` in its own process group; events are collected by a reader thread."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path | None = None, command: str = "run") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "run", "--json", *args], env=env, cwd=cwd,
+            [sys.executable, "-m", "orchestrator", command, "--json", *args], env=env, cwd=cwd,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )
@@ -142,9 +142,10 @@ def recorded_groups(state_root: Path) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def running(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Iterator[RunHandle]:
-    """Start `plugindev run`; whatever happens in the test, its whole process tree is gone afterwards."""
-    handle = RunHandle(args, env, cwd)
+def running(args: list[str], env: dict[str, str], cwd: Path | None = None, command: str = "run"
+            ) -> Iterator[RunHandle]:
+    """Start `plugindev run` (or `serve`); whatever happens in the test, its whole process tree is gone after."""
+    handle = RunHandle(args, env, cwd, command)
     seen_groups: set[int] = set()
     state_root = Path(env["OMNIVIEW_STATE_DIR"])
     try:

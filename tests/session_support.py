@@ -71,6 +71,7 @@ class FakeGo:
 
     build_fails: bool = False
     start_fails: bool = False
+    start_delay: float = 0.0  # a handshake that takes its time
     healthy: bool = True
     builds: int = 0
     plugins: list[FakePlugin] = field(default_factory=list)
@@ -88,6 +89,7 @@ class FakeGo:
 
     async def launch(self, _binary: Path, _env: Mapping[str, str], _on_output: Callable[[str, str], None],
                      on_spawn: Callable[[int, Path], None]) -> FakePlugin:
+        await asyncio.sleep(self.start_delay)
         if self.start_fails:
             raise HandshakeError("plugin 'fake' did not start: no handshake")
         plugin = FakePlugin(self.healthy)
@@ -187,7 +189,8 @@ class Harness:
 @asynccontextmanager
 async def harness(root: Path, *, ui: bool = True, backend: bool = True, go: FakeGo | None = None,
                   vite: ServerMaker | None = None, ports: PortAllocator | None = None, plugin_id: str = "fake",
-                  health_interval: float = 0.02, ui_build: bool = False) -> AsyncIterator[Harness]:
+                  health_interval: float = 0.02, ui_build: bool = False,
+                  options: RunOptions | None = None) -> AsyncIterator[Harness]:
     """A running session of a fake plugin (state root `root`), stopped and awaited on exit. Its UI is served
     by `vite` (fake servers unless given), or with `ui_build` built by whatever `ui/node_modules/.bin/vite` is."""
     plugin_dir = root / "src" / plugin_id
@@ -214,7 +217,7 @@ async def harness(root: Path, *, ui: bool = True, backend: bool = True, go: Fake
     queue = bus.subscribe()
     events: list[Event] = []
     registry = ProcessRegistry(root)
-    session = PluginSession(plugin_dir, manifest(plugin_id, ui, backend), bus, RunOptions(), state_root=root,
+    session = PluginSession(plugin_dir, manifest(plugin_id, ui, backend), bus, options or RunOptions(), state_root=root,
                             registry=registry, ports=ports or PortAllocator(), make_parts=parts)
     stop = asyncio.Event()
     task = asyncio.create_task(session.run(stop))

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-from session_support import FAST_BACKOFF, FakeGo, FakeVite, harness
+from session_support import FAST_BACKOFF, FakeGo, FakeVite, Harness, harness
 
 from orchestrator.common.process import is_alive
+from orchestrator.devloop.context import RunOptions
 from orchestrator.devloop.state import HEALTH_LOST
 from orchestrator.devloop.vite import HOST, PortAllocator
 
@@ -193,5 +194,62 @@ def test_a_change_during_vite_build_ends_the_builds_whole_group(tmp_path: Path) 
             await h.until(lambda: len(children.read_text().split()) == 2, "the second build", timeout=10)
             assert "UI changed during the build: building again" in h.messages()
             assert not is_alive(first)  # the cancelled build's child went with it
+
+    run(scenario())
+
+
+async def _devinfo_pids_during(h: Harness, action: Callable[[], None], until: Callable[[], bool]) -> list[int | None]:
+    """Every .devinfo pid seen (None: no file), polled every millisecond while `action` takes effect."""
+    seen: list[int | None] = []
+
+    def look() -> None:
+        pid = (h.devinfo() or {}).get("pid")
+        if not seen or seen[-1] != pid:
+            seen.append(pid)
+
+    action()
+    async with asyncio.timeout(3):
+        while not until():
+            look()
+            await asyncio.sleep(0.001)
+    look()
+    return seen
+
+
+def test_a_replacement_overlaps_so_the_ide_always_sees_a_live_plugin(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with harness(tmp_path, ui=False, go=FakeGo(start_delay=0.1)) as h:
+            first = (await h.advertised())["pid"]
+            seen = await _devinfo_pids_during(h, h.backend.build_wanted.set,
+                                              lambda: len(h.go.plugins) == 2 and h.devinfo() is not None
+                                              and h.devinfo()["pid"] != first)
+            assert seen == [first, h.go.current.pid]  # straight from one to the other, never absent
+            assert h.go.plugins[0].stopped and h.go.current.running
+
+    run(scenario())
+
+
+def test_without_overlap_the_old_process_stops_first(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with harness(tmp_path, ui=False, go=FakeGo(start_delay=0.1), options=RunOptions(overlap=False)) as h:
+            first = (await h.advertised())["pid"]
+            seen = await _devinfo_pids_during(h, h.backend.build_wanted.set,
+                                              lambda: len(h.go.plugins) == 2 and h.devinfo() is not None
+                                              and h.devinfo()["pid"] != first)
+            assert seen == [first, None, h.go.current.pid]  # the gap that --overlap closes
+
+    run(scenario())
+
+
+def test_a_replacement_that_does_not_start_leaves_the_old_one_serving(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with harness(tmp_path, ui=False) as h:
+            before = await h.advertised()
+            h.go.start_fails = True
+            h.backend.build_wanted.set()
+            await h.until(lambda: h.state.goStatus == "error", "the failed replacement")
+            assert "no handshake" in h.state.lastError and h.state.grpcConnected
+            assert h.devinfo() == before and h.go.current.running
+            assert "plugin 'fake' did not start: no handshake; the running plugin keeps serving" in h.messages()
 
     run(scenario())

@@ -21,6 +21,7 @@ from orchestrator.devloop.state import (
     PluginHealth,
     PluginStarted,
     PluginStopped,
+    ReplacementFailed,
     SessionStopped,
     Status,
     UiBuild,
@@ -54,21 +55,21 @@ def _after(*changes: Change) -> DevState:
          {"goStatus": Status.ERROR, "lastError": "a.go:1:1: bad", "lastBuildDuration": 5}),
         ((GoBusy(Status.BUILDING), BuildFinished(5), GoBusy(Status.STARTING)),
          {"goStatus": Status.STARTING, "lastBuildDuration": 5}),
-        ((PluginStarted(PROCESS, True),), {"goStatus": Status.READY, "grpcConnected": True, "process": PROCESS}),
-        ((PluginStarted(PROCESS, False),), {"goStatus": Status.ERROR, "grpcConnected": False,
-                                            "lastError": HEALTH_LOST}),
-        ((PluginStarted(PROCESS, True), PluginHealth(False)), {"goStatus": Status.ERROR, "grpcConnected": False,
+        ((PluginStarted(PROCESS),), {"goStatus": Status.READY, "grpcConnected": True, "process": PROCESS}),
+        ((PluginStarted(PROCESS), GoBusy(Status.STARTING), ReplacementFailed("no handshake")),
+         {"goStatus": Status.ERROR, "lastError": "no handshake", "process": PROCESS, "grpcConnected": True}),
+        ((PluginStarted(PROCESS), PluginHealth(False)), {"goStatus": Status.ERROR, "grpcConnected": False,
                                                                "lastError": HEALTH_LOST, "process": PROCESS}),
-        ((PluginStarted(PROCESS, True), PluginHealth(False), PluginHealth(True)),
+        ((PluginStarted(PROCESS), PluginHealth(False), PluginHealth(True)),
          {"goStatus": Status.READY, "grpcConnected": True, "lastError": ""}),
         # a build error is not cleared by a health check that passes
-        ((PluginStarted(PROCESS, True), BuildFinished(5, "bad"), PluginHealth(True)),
+        ((PluginStarted(PROCESS), BuildFinished(5, "bad"), PluginHealth(True)),
          {"goStatus": Status.ERROR, "lastError": "bad", "grpcConnected": True}),
-        ((PluginStarted(PROCESS, True), PluginFailed("exited")), {"goStatus": Status.ERROR, "process": None,
+        ((PluginStarted(PROCESS), PluginFailed("exited")), {"goStatus": Status.ERROR, "process": None,
                                                                   "grpcConnected": False, "lastError": "exited"}),
-        ((PluginStarted(PROCESS, True), PluginStopped()), {"goStatus": Status.READY, "process": None,
+        ((PluginStarted(PROCESS), PluginStopped()), {"goStatus": Status.READY, "process": None,
                                                            "grpcConnected": False}),
-        ((ViteReady(1), PluginStarted(PROCESS, True), SessionStopped()),
+        ((ViteReady(1), PluginStarted(PROCESS), SessionStopped()),
          {"goStatus": Status.STOPPED, "viteStatus": Status.STOPPED, "viteURL": "", "process": None}),
     ],
 )
@@ -80,7 +81,7 @@ def test_each_change_moves_the_state(changes: tuple[Change, ...], expected: dict
 
 
 def test_state_json_has_the_ides_names_and_the_pid() -> None:
-    data = _after(ViteReady(15173), PluginStarted(PROCESS, True)).to_json()
+    data = _after(ViteReady(15173), PluginStarted(PROCESS)).to_json()
     assert data == {"pluginID": "p", "mode": "managed", "devPath": "/x", "vitePort": 15173,
                     "viteURL": "http://127.0.0.1:15173", "viteStatus": "ready", "goStatus": "ready",
                     "lastBuildDuration": 0, "lastBuildTime": "", "lastError": "", "grpcConnected": True,
@@ -90,14 +91,14 @@ def test_state_json_has_the_ides_names_and_the_pid() -> None:
 @pytest.mark.parametrize(
     ("changes", "uses_vite", "advertises"),
     [
-        ((PluginStarted(PROCESS, True),), False, True),
-        ((PluginStarted(PROCESS, True),), True, False),  # Vite not ready yet
-        ((ViteReady(15173), PluginStarted(PROCESS, True)), True, True),
-        ((ViteReady(15173), PluginStarted(PROCESS, False)), True, False),  # not healthy
-        ((ViteReady(15173), PluginStarted(PROCESS, True), PluginHealth(False)), True, False),
-        ((ViteReady(15173), PluginStarted(PROCESS, True), UiFailed("exited")), True, False),
-        ((ViteReady(15173), PluginStarted(PROCESS, True), BuildFinished(1, "bad")), True, True),  # old one serves
-        ((ViteReady(15173), PluginStarted(PROCESS, True), PluginStopped()), True, False),
+        ((PluginStarted(PROCESS),), False, True),
+        ((PluginStarted(PROCESS),), True, False),  # Vite not ready yet
+        ((ViteReady(15173), PluginStarted(PROCESS)), True, True),
+        ((ViteReady(15173), PluginStarted(PROCESS), ReplacementFailed("x")), True, True),  # the old one serves
+        ((ViteReady(15173), PluginStarted(PROCESS), PluginHealth(False)), True, False),
+        ((ViteReady(15173), PluginStarted(PROCESS), UiFailed("exited")), True, False),
+        ((ViteReady(15173), PluginStarted(PROCESS), BuildFinished(1, "bad")), True, True),  # old one serves
+        ((ViteReady(15173), PluginStarted(PROCESS), PluginStopped()), True, False),
     ],
 )
 def test_devinfo_is_there_exactly_while_a_healthy_process_serves(changes: tuple[Change, ...], uses_vite: bool,
@@ -113,7 +114,7 @@ def test_devinfo_is_there_exactly_while_a_healthy_process_serves(changes: tuple[
 def test_devinfo_file_is_written_atomically_and_only_on_change(tmp_path: Path) -> None:
     file = DevinfoFile(tmp_path / "plugins" / "p")
     process = BackendProcess(os.getpid(), start_time(os.getpid()), "unix", "/tmp/sock", "grpc", 1, "t", "0.1.0")
-    info = advertised(_after(PluginStarted(process, True)), uses_vite=False)
+    info = advertised(_after(PluginStarted(process)), uses_vite=False)
     assert file.reconcile(info) is True
     data = json.loads(file.path.read_text())
     assert data["pid"] == os.getpid() and "vitePort" not in data and data["processStartTime"] == start_time(os.getpid())

@@ -10,3 +10,7 @@ class PlugindevError(Exception):
 
 class UsageError(PlugindevError):
     """Wrong arguments or missing values on the command line (exit code 2)."""
+
+
+class UnknownPlugin(PlugindevError):
+    """A plugin id that nothing here knows (the API answers 404)."""

@@ -30,6 +30,7 @@ from orchestrator.devloop.state import (
     PluginHealth,
     PluginStarted,
     PluginStopped,
+    ReplacementFailed,
     Status,
     now_rfc3339,
 )
@@ -87,7 +88,8 @@ class GoBackend:
         self.build_wanted = asyncio.Event()
         self.plugin = Supervisor(self._start_plugin, Callbacks(
             started=self._plugin_started, start_failed=self._plugin_failed, exited=self._plugin_exited,
-            stopped=self._plugin_stopped, while_up=self._watch_health), policy=backoff)
+            stopped=self._plugin_stopped, while_up=self._watch_health), policy=backoff,
+            overlap=ctx.options.overlap)
         self._plugin_lines = RepeatFolder()
         self._told_sdk_copy = False
         self._healthy = False  # the last health the running plugin reported
@@ -181,26 +183,33 @@ class GoBackend:
                                          handshake_timeout=self.ctx.options.handshake_timeout)
 
     async def _start_plugin(self) -> PluginHandle:
+        """A started and healthy plugin process; one that is not healthy is stopped and reported as failed."""
         self.ctx.report(GoBusy(Status.STARTING))
         port = self.ctx.state().vitePort
         extra = {"OMNIVIEW_VITE_PORT": str(port)} if port else {}
-        return await self.launch(self.ctx.state_dir / "bin" / "plugin", extra, self._plugin_output,
-                                 lambda pid, sockets: self.ctx.record("plugin", pid, sockets))
+        plugin = await self.launch(self.ctx.state_dir / "bin" / "plugin", extra, self._plugin_output,
+                                   lambda pid, sockets: self.ctx.record("plugin", pid, sockets))
+        if not await plugin.check_health():
+            await plugin.stop()
+            self.ctx.forget(plugin.pid)
+            raise PlugindevError(f"plugin pid {plugin.pid} started, but its gRPC health check fails")
+        return plugin
 
     async def _plugin_started(self, plugin: PluginHandle) -> None:
-        healthy = self._healthy = await plugin.check_health()
+        self._healthy = True
         hs = plugin.handshake
+        self._log(f"plugin running: pid {plugin.pid}, {hs.network} {hs.address}")
         self.ctx.report(PluginStarted(BackendProcess(plugin.pid, plugin.start_time, hs.network, hs.address,
                                                      hs.protocol, hs.app_version, now_rfc3339(),
-                                                     self.manifest.version), healthy))
-        if healthy:
-            self._log(f"plugin running: pid {plugin.pid}, {hs.network} {hs.address}")
-        else:
-            self._log(f"plugin pid {plugin.pid} started but its gRPC health check fails", Level.ERROR)
+                                                     self.manifest.version)))
 
     def _plugin_failed(self, error: PlugindevError) -> None:
-        self.ctx.report(PluginFailed(str(error)))
-        self._log(str(error), Level.ERROR)
+        if self.plugin.current is not None:
+            self.ctx.report(ReplacementFailed(str(error)))
+            self._log(f"{error}; the running plugin keeps serving", Level.ERROR)
+        else:
+            self.ctx.report(PluginFailed(str(error)))
+            self._log(str(error), Level.ERROR)
 
     def _plugin_exited(self, plugin: PluginHandle, code: int, restart_in: float) -> None:
         self._gone(plugin)
@@ -208,10 +217,11 @@ class GoBackend:
         self.ctx.report(PluginFailed(message))
         self._log(message, Level.ERROR)
 
-    def _plugin_stopped(self, plugin: PluginHandle) -> None:
+    def _plugin_stopped(self, plugin: PluginHandle, replaced: bool) -> None:
         self._gone(plugin)
-        self.ctx.report(PluginStopped())
-        self._log(f"stopped plugin pid {plugin.pid}", Level.DEBUG)
+        if not replaced:  # a replaced one has handed over already: the state names its successor
+            self.ctx.report(PluginStopped())
+        self._log(f"stopped plugin pid {plugin.pid}{' (replaced)' if replaced else ''}", Level.DEBUG)
 
     def _gone(self, plugin: PluginHandle) -> None:
         self.ctx.forget(plugin.pid)

@@ -16,10 +16,11 @@ class RunOptions:
     vite: bool = True
     go_backend: bool = True  # False: serve only the UI of a plugin that also has a backend (--no-go)
     ui_mode: str = "dev"  # "dev": Vite dev server with HMR; "build": vite build on change, assets installed
-    debounce_ms: int = 150  # the quiet period after the last Go change before a build
+    debounce_ms: int = 25  # the quiet period after a Go change before a build (an editor's multi-write save)
     go: str | None = None
     handshake_timeout: float = 30.0
     vite_timeout: float = 30.0
+    overlap: bool = True  # a new plugin process is up and healthy before the old one stops (zero gap)
     verbose: bool = False  # -v: a failed UI install prints the package manager's whole output
 
 

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
-from dataclasses import asdict, dataclass
+import itertools
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 LOG_CAPACITY = 5000  # log entries kept per plugin
@@ -62,9 +64,10 @@ class Event:
     name: str
     plugin_id: str
     payload: Any
+    id: int = 0  # given by the bus, increasing: a stream resumes after the last id it saw
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.name, "pluginID": self.plugin_id, "data": self.payload}
+        return {"event": self.name, "pluginID": self.plugin_id, "data": self.payload, "id": self.id}
 
 
 def errors_payload(plugin_id: str, errors: list[BuildError]) -> dict[str, Any]:
@@ -72,16 +75,23 @@ def errors_payload(plugin_id: str, errors: list[BuildError]) -> dict[str, Any]:
 
 
 class EventBus:
-    """Fan-out of events to any number of subscribers (printer, API streams, tests)."""
+    """Fan-out of events to any number of subscribers (printer, API history and streams, tests)."""
 
     def __init__(self) -> None:
         self._queues: list[asyncio.Queue[Event]] = []
+        self._ids = itertools.count(1)
 
     def subscribe(self) -> asyncio.Queue[Event]:
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self._queues.append(queue)
         return queue
 
+    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
+        """An event stream whose client left."""
+        with contextlib.suppress(ValueError):
+            self._queues.remove(queue)
+
     def publish(self, event: Event) -> None:
+        stamped = replace(event, id=next(self._ids))
         for queue in self._queues:
-            queue.put_nowait(event)
+            queue.put_nowait(stamped)

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-# how often watchfiles hands over what it has seen; the quiet period is counted from the last hand-over
-WATCH_STEP_MS = 30
+# how long watchfiles waits for more changes before handing over what it saw; the quiet period follows
+WATCH_STEP_MS = 10
 
 
 async def wait_first(*awaitables: Awaitable[Any]) -> None:

@@ -1,6 +1,7 @@
-"""`plugindev run`: every plugin's session on one event loop, shut down through one event.
+"""`plugindev run` and `plugindev serve`: one manager on one event loop, its events printed and served by the
+control API, shut down through one event (SIGINT/SIGTERM; a second one forces).
 
-Before anything starts: each plugin is validated and locked (a second plugindev on the same plugin is
+Before anything starts, every plugin is validated and locked (a second plugindev on the same plugin is
 refused), and whatever a plugindev that died left behind is ended.
 """
 
@@ -12,95 +13,97 @@ import os
 import signal
 from pathlib import Path
 
-from orchestrator.authoring.manifest import load_plugin_manifest, problems_error
-from orchestrator.authoring.validate import validate_plugin
-from orchestrator.common.errors import PlugindevError
 from orchestrator.common.paths import state_root
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.events import EventBus
+from orchestrator.devloop.manager import DevManager
 from orchestrator.devloop.printer import Printer
-from orchestrator.devloop.registry import PluginLock, ProcessRegistry, reap_leftovers
-from orchestrator.devloop.session import PluginSession
-from orchestrator.devloop.vite import PortAllocator
+from orchestrator.devloop.registry import reap_leftovers
 
 
-class DevRunner:
-    """All sessions of one `plugindev run`, their shared bus, ports and process registry."""
-
-    def __init__(self, plugin_dirs: list[Path], options: RunOptions, state_root: Path,
-                 registry: ProcessRegistry) -> None:
-        self.bus = EventBus()
-        self.registry = registry
-        ports = PortAllocator()
-        seen: dict[str, Path] = {}
-        self.sessions: list[PluginSession] = []
-        for plugin_dir in plugin_dirs:
-            problems = validate_plugin(plugin_dir)
-            if problems:
-                raise problems_error(plugin_dir, problems)
-            manifest = load_plugin_manifest(plugin_dir)
-            if manifest.id in seen:
-                raise PlugindevError(f"{plugin_dir} and {seen[manifest.id]} are both plugin {manifest.id!r}")
-            seen[manifest.id] = plugin_dir
-            self.sessions.append(PluginSession(plugin_dir, manifest, self.bus, options, state_root=state_root,
-                                               registry=registry, ports=ports))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        async with asyncio.TaskGroup() as group:
-            for session in self.sessions:
-                group.create_task(session.run(stop))
-
-
-def first_leaf(group: BaseExceptionGroup[PlugindevError]) -> PlugindevError:
-    """Task groups nest (runner, session, part): the user needs the one error at the bottom."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    assert isinstance(error, PlugindevError)
-    return error
-
-
-async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer) -> None:
-    """The whole `plugindev run`: lock, reap leftovers, run every session, stop on SIGINT/SIGTERM (twice: force)."""
+async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0) -> None:
+    """The one-shot form: these plugins, until Ctrl+C; the first one that cannot run ends it."""
     root = state_root()
-    registry = ProcessRegistry(root)
-    runner = DevRunner(plugin_dirs, options, root, registry)
-    locks = [PluginLock(root, session.manifest.id) for session in runner.sessions]
-    with contextlib.ExitStack() as held:
-        for lock in locks:
-            lock.acquire()
-            held.callback(lock.release)
-        for message in await reap_leftovers(root):
-            printer.line("system", message)
-        await _run_until_stopped(runner, printer)
+    manager = DevManager(root, options, fail_fast=True)
+    try:
+        for plugin_dir in plugin_dirs:
+            manager.add(plugin_dir)
+        await _reap(root, printer)
+        for plugin_id in manager.ids():
+            manager.start(plugin_id)
+        printer.show_plugin = len(manager.plugins) > 1
+        await _serve(manager, printer, api_port, external=False)
+    finally:
+        await manager.close()
+    if manager.failure is not None:
+        raise manager.failure
 
 
-async def _run_until_stopped(runner: DevRunner, printer: Printer) -> None:
-    printer.show_plugin = len(runner.sessions) > 1
-    queue = runner.bus.subscribe()
+async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0) -> None:
+    """The IDE-managed form: the saved set of plugins, changed through the API, and external ones watched."""
+    root = state_root()
+    manager = DevManager(root, options, fail_fast=False, saved=root / "plugindev" / "managed.json")
+    try:
+        await _reap(root, printer)
+        for problem in manager.restore():
+            printer.line("system", problem)
+        printer.show_plugin = True
+        await _serve(manager, printer, api_port, external=True)
+    finally:
+        await manager.close()
+
+
+async def _reap(root: Path, printer: Printer) -> None:
+    for message in await reap_leftovers(root):
+        printer.line("system", message)
+
+
+async def _serve(manager: DevManager, printer: Printer, api_port: int, *, external: bool) -> None:
+    from orchestrator.api.history import EventHistory
+    from orchestrator.api.server import Api, ApiServer
+
+    queue = manager.bus.subscribe()
     printing = asyncio.create_task(printer.run(queue))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
         if stop.is_set():
-            runner.registry.kill_all()
-            for session in runner.sessions:
-                session.devinfo.remove()
+            manager.registry.kill_all()
+            for managed in manager.plugins.values():
+                managed.session.devinfo.remove()
             os._exit(130)
         printer.line("system", "stopping (press Ctrl+C again to force)")
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    api = Api(manager, EventHistory(manager.bus))
+    server = ApiServer(api, manager.state_root)
+    watching: asyncio.Task[None] | None = None
     try:
-        await runner.run(stop)
-    except* PlugindevError as failures:
-        raise first_leaf(failures) from None
+        await server.start(api_port)
+        if external:
+            from orchestrator.devloop.external import ExternalMonitor
+
+            monitor = ExternalMonitor(manager.state_root, manager.bus, managed=manager.ids)
+            api.external = monitor
+            watching = asyncio.create_task(monitor.run(stop))
+        if external or printer.verbose:  # `serve` is there for its API; `run` mentions it with -v
+            where = "" if server.advertised else " (another plugindev's api.json stays the advertised one)"
+            printer.line("system", f"control API at {server.url}{where}; token in {server.file}")
+        waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(manager.failed.wait())]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiting:
+            task.cancel()
+        stop.set()
+        await manager.close()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        while not queue.empty():
-            printer.handle(queue.get_nowait())
+        if watching is not None:
+            await asyncio.gather(watching, return_exceptions=True)
+        await server.close()
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                printer.handle(queue.get_nowait())
         printing.cancel()
-        runner.registry.close()

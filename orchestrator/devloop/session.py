@@ -74,6 +74,7 @@ class PluginSession:
             record=lambda kind, pid, sockets: registry.add(kind, manifest.id, pid, sockets),
             forget=registry.discard, state=lambda: self.state)
         self._make_parts = make_parts or default_parts
+        self._parts: list[Part] = []
         self._started = time.monotonic()
         self._announced = False
 
@@ -82,12 +83,23 @@ class PluginSession:
         return self.manifest.has_ui and self.options.vite and self.options.ui_mode == "dev"
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run the plugin's parts until `stop` is set; a session can run again after it stopped."""
+        self._started, self._announced = time.monotonic(), False
+        self._parts = self._make_parts(self.context, self.manifest, self.ports)
         try:
             async with asyncio.TaskGroup() as group:
-                for part in self._make_parts(self.context, self.manifest, self.ports):
+                for part in self._parts:
                     group.create_task(part.run(stop))
         finally:
+            self._parts = []
             self.report(SessionStopped())
+
+    def rebuild(self) -> bool:
+        """Build the Go backend again now (as a save would); False when none runs."""
+        backends = [part for part in self._parts if isinstance(part, GoBackend)]
+        for backend in backends:
+            backend.build_wanted.set()
+        return bool(backends)
 
     # -- what the parts report ----------------------------------------------------------------------------
     def report(self, change: Change) -> None:

@@ -133,15 +133,22 @@ class BuildFinished:
 
 @dataclass(frozen=True)
 class PluginStarted:
-    """The process handshook; `healthy`: its first gRPC health check passed."""
+    """A process handshook and passed its first gRPC health check: it serves now (it replaces any older one)."""
 
     process: BackendProcess
-    healthy: bool
 
     def apply(self, state: DevState) -> DevState:
-        return replace(state, process=self.process, grpcConnected=self.healthy,
-                       goStatus=Status.READY if self.healthy else Status.ERROR,
-                       lastError="" if self.healthy else HEALTH_LOST)
+        return replace(state, process=self.process, grpcConnected=True, goStatus=Status.READY, lastError="")
+
+
+@dataclass(frozen=True)
+class ReplacementFailed:
+    """A new process did not start (or was not healthy); the one that serves keeps serving."""
+
+    message: str
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, goStatus=Status.ERROR, lastError=self.message)
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,8 @@ class SessionStopped:
                        viteStatus=Status.STOPPED, viteURL="")
 
 
-Change = (ViteStarting | ViteReady | UiBuild | UiFailed | GoBusy | BuildFinished | PluginStarted | PluginHealth
-          | PluginFailed | PluginStopped | SessionStopped)
+Change = (ViteStarting | ViteReady | UiBuild | UiFailed | GoBusy | BuildFinished | PluginStarted
+          | ReplacementFailed | PluginHealth | PluginFailed | PluginStopped | SessionStopped)
 
 
 def apply_change(state: DevState, change: Change) -> DevState:

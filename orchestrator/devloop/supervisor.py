@@ -43,9 +43,9 @@ BACKOFF = Backoff()
 @dataclass
 class Callbacks(Generic[R]):
     started: Callable[[R], Awaitable[None]]  # the new instance serves (runs before anything else happens)
-    start_failed: Callable[[PlugindevError], None]
+    start_failed: Callable[[PlugindevError], None]  # `current` tells whether an older one still serves
     exited: Callable[[R, int, float], None]  # the instance, its exit code, seconds until the restart
-    stopped: Callable[[R], None]  # stopped by the supervisor (replaced, or the end)
+    stopped: Callable[[R, bool], None]  # stopped by the supervisor; True: replaced by a newer one
     while_up: Callable[[R], Awaitable[None]] | None = None  # e.g. health checks, cancelled when it goes
 
 
@@ -55,14 +55,18 @@ class Supervisor(Generic[R]):
     `fatal_until_up`: a start that fails before any instance ever came up raises (the author must fix
     something first, e.g. a broken Vite config). Otherwise a failed start after an exit is retried with
     backoff, and a failed start that was asked for waits for the next request.
+
+    `overlap`: a restart starts the new instance while the old one serves, and stops the old one only once
+    the new one is up (or keeps the old one when the new one fails): no moment without a live instance.
     """
 
     def __init__(self, start: Callable[[], Awaitable[R]], callbacks: Callbacks[R], *,
-                 policy: Backoff = BACKOFF, fatal_until_up: bool = False) -> None:
+                 policy: Backoff = BACKOFF, fatal_until_up: bool = False, overlap: bool = False) -> None:
         self._start = start
         self._callbacks = callbacks
         self._policy = policy
         self._fatal_until_up = fatal_until_up
+        self._overlap = overlap
         self._wanted = asyncio.Event()
         self._ever_up = False
         self._failures = 0
@@ -82,14 +86,8 @@ class Supervisor(Generic[R]):
                     return
                 asked = self._wanted.is_set() and not retrying
                 self._wanted.clear()
-                starting = asyncio.ensure_future(self._start())
-                await wait_first(starting, stop.wait())  # a slow start (a handshake, Vite) never delays stopping
-                if not starting.done():
-                    starting.cancel()  # a start that is cancelled ends what it spawned
-                    await asyncio.gather(starting, return_exceptions=True)
-                    return
                 try:
-                    instance = starting.result()
+                    instance = await self._start_racing(stop)
                 except PlugindevError as exc:
                     self._callbacks.start_failed(exc)
                     if self._fatal_until_up and not self._ever_up:
@@ -97,42 +95,76 @@ class Supervisor(Generic[R]):
                     if not asked or retrying:
                         retrying = await self._back_off(stop)
                     continue
+                if instance is None:
+                    return
                 retrying = False
                 self._ever_up = True
                 self.current = instance
                 await self._callbacks.started(instance)
-                retrying = await self._serve(instance, stop)
+                retrying = await self._serve(stop)
         finally:
             if self.current is not None:
                 instance, self.current = self.current, None
                 await instance.stop()
-                self._callbacks.stopped(instance)
+                self._callbacks.stopped(instance, False)
 
-    async def _serve(self, instance: R, stop: asyncio.Event) -> bool:
-        """Until the instance exits (True: restart it after a backoff), is replaced, or stop is set."""
+    async def _start_racing(self, stop: asyncio.Event) -> R | None:
+        """A start that stop cuts short (a slow handshake or Vite never delays stopping): None then."""
+        starting = asyncio.ensure_future(self._start())
+        await wait_first(starting, stop.wait())
+        if not starting.done():
+            starting.cancel()  # a start that is cancelled ends what it spawned
+            await asyncio.gather(starting, return_exceptions=True)
+            return None
+        return starting.result()
+
+    async def _serve(self, stop: asyncio.Event) -> bool:
+        """Until the current instance exits (True: restart it after a backoff), or stop is set; with `overlap`,
+        replacements happen in here, the old instance serving until the new one is up."""
+        assert self.current is not None
         loop = asyncio.get_running_loop()
         began = loop.time()
-        exit_code = asyncio.ensure_future(instance.wait())
-        watcher = asyncio.ensure_future(self._callbacks.while_up(instance)) if self._callbacks.while_up else None
-        try:
-            await wait_first(exit_code, self._wanted.wait(), stop.wait())
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
-        if not exit_code.done():
+        while True:
+            instance = self.current
+            exit_code = asyncio.ensure_future(instance.wait())
+            watcher = asyncio.ensure_future(self._callbacks.while_up(instance)) if self._callbacks.while_up else None
+            try:
+                await wait_first(exit_code, self._wanted.wait(), stop.wait())
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                    await asyncio.gather(watcher, return_exceptions=True)
+            if exit_code.done():
+                break
             exit_code.cancel()
             await asyncio.gather(exit_code, return_exceptions=True)
-            self.current = None
-            await instance.stop()
-            self._callbacks.stopped(instance)
-            return False
+            if stop.is_set() or not self._overlap:
+                self.current = None
+                await instance.stop()
+                self._callbacks.stopped(instance, False)
+                return False
+            await self._replace(instance, stop)
+            began = loop.time()
         self.current = None
         await instance.stop()  # an exit of its own: release what it held (pipes, connection, socket folder)
         if loop.time() - began > self._policy.stable_after:
             self._failures = 0
         self._callbacks.exited(instance, exit_code.result(), self._policy.delay(self._failures))
         return await self._back_off(stop)
+
+    async def _replace(self, old: R, stop: asyncio.Event) -> None:
+        self._wanted.clear()
+        try:
+            new = await self._start_racing(stop)
+        except PlugindevError as exc:
+            self._callbacks.start_failed(exc)  # the old one keeps serving
+            return
+        if new is None:
+            return
+        self.current = new
+        await self._callbacks.started(new)
+        await old.stop()
+        self._callbacks.stopped(old, True)
 
     async def _back_off(self, stop: asyncio.Event) -> bool:
         """Wait the policy's delay (a request or stop cuts it short), then ask for a start; True: a retry."""

@@ -94,7 +94,10 @@ class ViteDevServer:
             started=self._started, start_failed=self._failed, exited=self._exited, stopped=self._stopped),
             policy=self.backoff, fatal_until_up=True)
         vite.restart()
-        await vite.run(stop)
+        try:
+            await vite.run(stop)
+        finally:
+            self.ports.release(self.port)
 
     async def _start(self) -> DevServer:
         if self._was_up and not port_is_free(self.port):
@@ -117,12 +120,12 @@ class ViteDevServer:
             self.ctx.log(Source.VITE, Level.ERROR, str(error))
 
     def _exited(self, server: DevServer, code: int, restart_in: float) -> None:
-        self._stopped(server)
+        self._stopped(server, False)
         message = f"{describe_exit(code)}; restarting it in {restart_in:g} s"
         self.ctx.report(UiFailed(message))
         self.ctx.log(Source.VITE, Level.ERROR, message)
 
-    def _stopped(self, server: DevServer) -> None:
+    def _stopped(self, server: DevServer, _replaced: bool) -> None:
         if server.pid is not None:
             self.ctx.forget(server.pid)
 

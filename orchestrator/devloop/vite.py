@@ -67,6 +67,9 @@ class PortAllocator:
         self.assigned.add(port)
         return port
 
+    def release(self, port: int) -> None:
+        self.assigned.discard(port)
+
     def move(self, old: int) -> int:
         """A new port for the plugin that had `old` (taken by someone else meanwhile)."""
         port = allocate_port(self.assigned | {old}, self.ports)

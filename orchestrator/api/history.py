@@ -1,0 +1,40 @@
+"""The events a stream can resume from: per plugin its 5000 last log entries, and its recent status and error
+events, all in the bus's id order. A client that reconnects with `Last-Event-ID` gets every retained event
+after that id, then the live ones, with nothing lost or repeated in between."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+
+from orchestrator.devloop.events import EVENT_LOG, LOG_CAPACITY, Event, EventBus
+
+_OTHER_CAPACITY = 200  # status and error events kept per plugin (the latest one says the state)
+
+
+class EventHistory:
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self._queue = bus.subscribe()
+        self._logs: defaultdict[str, deque[Event]] = defaultdict(lambda: deque(maxlen=LOG_CAPACITY))
+        self._other: defaultdict[str, deque[Event]] = defaultdict(lambda: deque(maxlen=_OTHER_CAPACITY))
+
+    async def run(self) -> None:
+        while True:
+            self.keep(await self._queue.get())
+
+    def keep(self, event: Event) -> None:
+        (self._logs if event.name == EVENT_LOG else self._other)[event.plugin_id].append(event)
+
+    def catch_up(self) -> None:
+        """Take what the bus delivered but `run` has not seen yet (a stream must not miss it)."""
+        while not self._queue.empty():
+            self.keep(self._queue.get_nowait())
+
+    def since(self, last_id: int) -> list[Event]:
+        self.catch_up()
+        kept = [e for ring in (*self._logs.values(), *self._other.values()) for e in ring if e.id > last_id]
+        return sorted(kept, key=lambda e: e.id)
+
+    def subscribe(self) -> asyncio.Queue[Event]:
+        return self.bus.subscribe()

@@ -1,0 +1,164 @@
+"""The plugins one plugindev develops, added and removed while it runs.
+
+`plugindev run A B` starts a manager with a fixed set and ends on the first plugin that cannot run
+(`fail_fast`); `plugindev serve` restores the set it saved last time, takes additions and removals through the
+API, keeps serving when one plugin fails, and saves the set atomically after each change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.authoring.manifest import load_plugin_manifest, problems_error
+from orchestrator.authoring.validate import validate_plugin
+from orchestrator.common.errors import PlugindevError, UnknownPlugin
+from orchestrator.common.files import write_atomic
+from orchestrator.devloop.context import RunOptions
+from orchestrator.devloop.events import EventBus, Level, Source
+from orchestrator.devloop.registry import PluginLock, ProcessRegistry
+from orchestrator.devloop.session import PluginSession
+from orchestrator.devloop.state import DevState
+from orchestrator.devloop.vite import PortAllocator
+
+
+def first_leaf(error: BaseException) -> BaseException:
+    """Task groups nest (session, part): the author needs the one error at the bottom."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+@dataclass
+class Managed:
+    path: Path
+    session: PluginSession
+    lock: PluginLock
+    stop: asyncio.Event
+    task: asyncio.Task[None] | None = None
+
+
+class DevManager:
+    def __init__(self, state_root: Path, options: RunOptions, *, fail_fast: bool, saved: Path | None = None) -> None:
+        self.state_root = state_root
+        self.options = options
+        self.fail_fast = fail_fast
+        self.saved = saved  # where the set is kept between runs (serve)
+        self.bus = EventBus()
+        self.registry = ProcessRegistry(state_root)
+        self.ports = PortAllocator()
+        self.plugins: dict[str, Managed] = {}
+        self.failed = asyncio.Event()  # fail_fast: a plugin could not run; `failure` says why
+        self.failure: PlugindevError | None = None
+
+    # -- the set ----------------------------------------------------------------------------------------
+    def add(self, plugin_dir: Path) -> PluginSession:
+        """Validate and lock a plugin and add it to the set (stopped); `start` runs it."""
+        plugin_dir = plugin_dir.resolve()
+        problems = validate_plugin(plugin_dir)
+        if problems:
+            raise problems_error(plugin_dir, problems)
+        manifest = load_plugin_manifest(plugin_dir)
+        if manifest.id in self.plugins:
+            known = self.plugins[manifest.id].path
+            if known == plugin_dir:
+                return self.plugins[manifest.id].session
+            raise PlugindevError(f"{plugin_dir} and {known} are both plugin {manifest.id!r}")
+        lock = PluginLock(self.state_root, manifest.id)
+        lock.acquire()
+        session = PluginSession(plugin_dir, manifest, self.bus, self.options, state_root=self.state_root,
+                                registry=self.registry, ports=self.ports)
+        self.plugins[manifest.id] = Managed(plugin_dir, session, lock, asyncio.Event())
+        self._save()
+        return session
+
+    def start(self, plugin_id: str) -> None:
+        managed = self._get(plugin_id)
+        if managed.task is not None and not managed.task.done():
+            return
+        managed.stop = asyncio.Event()
+        managed.task = asyncio.create_task(self._run(managed), name=f"plugin {plugin_id}")
+
+    async def stop(self, plugin_id: str) -> None:
+        managed = self._get(plugin_id)
+        managed.stop.set()
+        if managed.task is not None:
+            await asyncio.gather(managed.task, return_exceptions=True)
+
+    async def restart(self, plugin_id: str) -> None:
+        await self.stop(plugin_id)
+        self.start(plugin_id)
+
+    def rebuild(self, plugin_id: str) -> None:
+        if not self._get(plugin_id).session.rebuild():
+            raise PlugindevError(f"plugin {plugin_id!r} has no Go backend running to rebuild; start it first")
+
+    async def remove(self, plugin_id: str) -> None:
+        await self.stop(plugin_id)
+        managed = self.plugins.pop(plugin_id)
+        managed.lock.release()
+        self._save()
+
+    async def close(self) -> None:
+        """Stop every plugin (the set stays saved for the next start)."""
+        await asyncio.gather(*(self.stop(plugin_id) for plugin_id in list(self.plugins)))
+        for managed in self.plugins.values():
+            managed.lock.release()
+        self.registry.close()
+
+    # -- what the API reads -------------------------------------------------------------------------------
+    def ids(self) -> set[str]:
+        return set(self.plugins)
+
+    def states(self) -> list[DevState]:
+        return [managed.session.state for managed in self.plugins.values()]
+
+    def session(self, plugin_id: str) -> PluginSession:
+        return self._get(plugin_id).session
+
+    def restore(self) -> list[str]:
+        """Add and start the plugins saved last time; what could not be restored, as log lines."""
+        if self.saved is None or not self.saved.is_file():
+            return []
+        problems = []
+        try:
+            paths = [Path(p) for p in json.loads(self.saved.read_text())["plugins"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return [f"{self.saved}: unreadable ({exc}); starting with no plugin"]
+        for path in paths:
+            try:
+                self.start(self.add(path).manifest.id)
+            except PlugindevError as exc:
+                problems.append(f"not restarted: {exc}")
+        return problems
+
+    # -- inside ---------------------------------------------------------------------------------------------
+    def _get(self, plugin_id: str) -> Managed:
+        try:
+            return self.plugins[plugin_id]
+        except KeyError:
+            raise UnknownPlugin(f"no plugin {plugin_id!r} here; add it with its folder first") from None
+
+    async def _run(self, managed: Managed) -> None:
+        session = managed.session
+        try:
+            await session.run(managed.stop)
+        except (PlugindevError, BaseExceptionGroup) as exc:
+            error = first_leaf(exc)
+            if not isinstance(error, PlugindevError):
+                raise
+            if not self.fail_fast:
+                session.log(Source.MANAGER, Level.ERROR, str(error))
+            elif self.failure is None:  # the run ends with this error, said once by the command line
+                self.failure = error
+                self.failed.set()
+
+    def _save(self) -> None:
+        if self.saved is None:
+            return
+        document = {"plugins": [str(m.path) for m in self.plugins.values()]}
+        with contextlib.suppress(OSError):  # an unsaved set costs only the restore at the next start
+            write_atomic(self.saved, (json.dumps(document, indent=2) + "\n").encode())
