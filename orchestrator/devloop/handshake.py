@@ -59,9 +59,11 @@ def looks_like_handshake(line: str) -> bool:
     return len(first) == 2 and first[0].isdigit()
 
 
-def decode_stdio_data(message: bytes) -> tuple[int, bytes]:
-    """Decode go-plugin's `StdioData {Channel channel = 1; bytes data = 2}` (two fields: not worth a .proto)."""
-    channel, data, pos = 0, b"", 0
+def proto_fields(message: bytes) -> dict[int, int | bytes]:
+    """The varint and length-delimited fields of a protobuf message by number (the last one wins), for the
+    few tiny messages plugindev reads without a .proto. Raises ValueError on a malformed message."""
+    fields: dict[int, int | bytes] = {}
+    pos = 0
 
     def varint() -> int:
         nonlocal pos
@@ -79,18 +81,26 @@ def decode_stdio_data(message: bytes) -> tuple[int, bytes]:
             key = varint()
             field, wire_type = key >> 3, key & 7
             if wire_type == 0:
-                value = varint()
-                if field == 1:
-                    channel = value
+                fields[field] = varint()
             elif wire_type == 2:
                 size = varint()
-                if field == 2:
-                    data = message[pos:pos + size]
+                if pos + size > len(message):
+                    raise IndexError
+                fields[field] = message[pos:pos + size]
                 pos += size
-            elif wire_type in (1, 5):  # fixed 64/32-bit fields: unknown here, skipped
+            elif wire_type in (1, 5):  # fixed 64/32-bit fields: none of ours, skipped
                 pos += 8 if wire_type == 1 else 4
             else:
                 raise ValueError(f"unsupported protobuf wire type {wire_type}")
     except IndexError:
-        raise ValueError("truncated StdioData message") from None
+        raise ValueError("truncated protobuf message") from None
+    return fields
+
+
+def decode_stdio_data(message: bytes) -> tuple[int, bytes]:
+    """Decode go-plugin's `StdioData {Channel channel = 1; bytes data = 2}` (two fields: not worth a .proto)."""
+    fields = proto_fields(message)
+    channel, data = fields.get(1, 0), fields.get(2, b"")
+    if not isinstance(channel, int) or not isinstance(data, bytes):
+        raise ValueError("StdioData fields of the wrong wire type")
     return channel, data

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
 from orchestrator.common.process import spawn, start_time, stop_group
+from orchestrator.devloop.grpc_health import go_plugin_health
 from orchestrator.devloop.handshake import (
     Handshake,
     HandshakeError,
@@ -43,8 +44,6 @@ OutputCallback = Callable[[str, str], None]
 """`on_output(stream, line)`: stream is "stdout" or "stderr", line has no newline. Must not block or raise."""
 
 COOKIE_KEY = "OMNIVIEW"  # the Omniview SDK's go-plugin magic cookie key; the value is the plugin id
-HEALTH_SERVICE = "plugin"  # go-plugin registers its health status under this service name
-_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 _SHUTDOWN = "/plugin.GRPCController/Shutdown"
 _STREAM_STDIO = "/plugin.GRPCStdio/StreamStdio"
 
@@ -140,20 +139,8 @@ class PluginProcess:
         """gRPC health of go-plugin's `plugin` service; False on any failure, never raises."""
         if self._channel is None or self._closed or self.returncode is not None:
             return False
-        import grpc.aio
-        from grpc_health.v1 import health_pb2
-
-        check = self._channel.unary_unary(
-            _HEALTH_CHECK, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-            response_deserializer=health_pb2.HealthCheckResponse.FromString,
-        )
-        try:
-            # wait_for_ready: a channel still connecting is not "unhealthy"; the timeout bounds the wait.
-            response = await check(health_pb2.HealthCheckRequest(service=HEALTH_SERVICE), timeout=timeout,
-                                   wait_for_ready=True)
-        except grpc.aio.AioRpcError:
-            return False
-        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+        # wait_for_ready: a channel still connecting is not "unhealthy"; the timeout bounds the wait.
+        return await go_plugin_health(self._channel, timeout, wait_for_ready=True) == ""
 
     async def stop(self, timeout: float = 5.0) -> int:
         """go-plugin's Shutdown, then SIGTERM, then SIGKILL to the group, all within `timeout`; idempotent.
