@@ -150,11 +150,11 @@ def test_a_burst_of_saves_builds_once(testplugin: Path, state_root: Path) -> Non
 
 
 SLOW_GO = """#!/bin/sh
-# a go that takes its time, and records any overlap of two builds
+# a go that (optionally) takes its time, and records any overlap of two builds
 exec 9>>"{lock}"
 if ! flock -n 9; then echo OVERLAP >> "{log}"; fi
 echo "start $$" >> "{log}"
-sleep 1.5
+sleep {delay}
 "{go}" "$@"
 status=$?
 echo "end $$" >> "{log}"
@@ -166,7 +166,7 @@ def test_a_save_during_a_slow_build_cancels_it_and_builds_once_more(testplugin: 
                                                                    tmp_path: Path) -> None:
     log, go = tmp_path / "builds.log", tmp_path / "slow-go"
     real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
-    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go"))
+    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=1.5))
     go.chmod(0o755)
     with running([str(testplugin), "--go", str(go)], run_env(state_root)) as run:
         run.wait_status(ready, START, "the plugin ready")
@@ -183,6 +183,28 @@ def test_a_save_during_a_slow_build_cancels_it_and_builds_once_more(testplugin: 
     entries = log.read_text().splitlines()
     assert "OVERLAP" not in entries
     assert "slow-2" in (state_root / "plugins/testplugin/bin/plugin").read_bytes().decode(errors="replace")
+
+
+def test_with_the_default_quiet_period_a_burst_ends_in_one_finished_build_after_the_last_save(
+        testplugin: Path, state_root: Path, tmp_path: Path) -> None:
+    # the first save starts a build at once (after a ~25 ms quiet period); each later save cancels the build
+    # under way and starts another: many starts, never two at once, one finished build, the last save's
+    log, go = tmp_path / "builds.log", tmp_path / "logging-go"
+    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=0))
+    go.chmod(0o755)
+    with running([str(testplugin), "--go", str(go)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        finished = run.log_count(lambda e: e["message"].startswith("built in"))
+        for i in range(20):
+            _edit_marker(testplugin, f"burst-{i}")
+            time.sleep(0.045)
+        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        time.sleep(1.5)  # room for a (wrong) second finished build to show up
+        assert run.log_count(lambda e: e["message"].startswith("built in")) == finished + 1
+    assert "OVERLAP" not in log.read_text().splitlines()
+    assert "burst-19" in (state_root / "plugins/testplugin/bin/plugin").read_bytes().decode(errors="replace")
 
 
 def test_flooding_plugin_stays_healthy_and_its_output_arrives(testplugin: Path, state_root: Path) -> None:
