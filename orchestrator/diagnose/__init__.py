@@ -1,0 +1,1 @@
+"""`plugindev status` and `plugindev doctor`: what runs now, and what on this machine would stop it running."""

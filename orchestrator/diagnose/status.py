@@ -1,0 +1,328 @@
+"""`plugindev status`: one line per plugin in development, from a running plugindev's API, else from the
+`.devinfo` files in the state root.
+
+A running `plugindev run`/`serve` advertises its API in `<state root>/plugindev/api.json` (url, token, pid);
+its `GET /api/plugins` is the full state of every plugin it runs or watches. Without one, each
+`<state root>/plugins/<id>/.devinfo` says which process serves a plugin; status reads them and never deletes
+one (a file whose process is dead shows as stopped). `--watch` follows the API's event stream, or polls the
+files, and prints again whenever what it shows changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.lines import LineSplitter
+from orchestrator.common.process import is_alive
+from orchestrator.devloop.devinfo import DEVINFO
+from orchestrator.devloop.events import EVENT_STATUS
+from orchestrator.devloop.state import HOST
+from orchestrator.diagnose.aggregate import COLOURS, aggregate_status, with_aggregate
+
+POLL_INTERVAL = 1.0  # seconds between reads of the .devinfo files in --watch without an API
+QUIET = 0.1  # a burst of status events (a replay, building -> starting -> ready) is shown once
+REQUEST_TIMEOUT = 5.0
+NO_PLUGIN = ("no plugin in development: start one with `plugindev run PLUGIN_DIR` "
+             "(or add one to a running `plugindev serve`)")
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """A live plugindev's control API, as its api.json advertises it."""
+
+    url: str
+    token: str
+    pid: int
+
+
+@dataclass
+class Snapshot:
+    """The states shown at one moment, where they come from, and what went wrong reading a better source."""
+
+    states: list[dict[str, Any]]
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def api_file(root: Path) -> Path:
+    return root / "plugindev" / "api.json"
+
+
+def running_api(root: Path) -> ApiEndpoint | None:
+    """The API of the plugindev that advertises one, when that process still runs."""
+    try:
+        data = json.loads(api_file(root).read_text(encoding="utf-8"))
+        endpoint = ApiEndpoint(str(data["url"]).rstrip("/"), str(data["token"]), int(data["pid"]))
+        started = data.get("startTime")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return endpoint if is_alive(endpoint.pid, started if isinstance(started, int) else None) else None
+
+
+# -- the API -----------------------------------------------------------------------------------------------
+
+
+class ApiClient:
+    """`GET /api/plugins` and the status events of `GET /api/events`, with the token of api.json."""
+
+    def __init__(self, endpoint: ApiEndpoint) -> None:
+        import aiohttp  # only status and the API use it: not loaded for `plugindev --help`
+
+        self.endpoint = endpoint
+        self._aiohttp = aiohttp
+        self._session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {endpoint.token}"})
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._session.close()
+
+    def _failure(self, what: str) -> PlugindevError:
+        return PlugindevError(f"the plugindev API at {self.endpoint.url} (pid {self.endpoint.pid}) {what}")
+
+    async def plugins(self) -> list[dict[str, Any]]:
+        timeout = self._aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        try:
+            async with self._session.get(f"{self.endpoint.url}/api/plugins", timeout=timeout) as response:
+                body = await response.json(content_type=None)
+                status = response.status
+        except (self._aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise self._failure(f"does not answer ({type(exc).__name__}: {exc})") from None
+        if status != 200 or not isinstance(body, list):
+            error = body.get("error") if isinstance(body, dict) else None
+            raise self._failure(f"answered {status}: {error or 'not a list of plugins'}")
+        return [state for state in body if isinstance(state, dict)]
+
+    @contextlib.asynccontextmanager
+    async def status_events(self) -> AsyncIterator[AsyncIterator[None]]:
+        """Open the event stream; the iterator yields once per status event, and ends with the stream."""
+        timeout = self._aiohttp.ClientTimeout(total=None, sock_connect=REQUEST_TIMEOUT)
+        try:
+            response = await self._session.get(f"{self.endpoint.url}/api/events", timeout=timeout)
+        except (self._aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure(f"refuses its event stream ({type(exc).__name__}: {exc})") from None
+        try:
+            if response.status != 200:
+                raise self._failure(f"answered {response.status} for its event stream")
+            yield self._status_ticks(response)
+        finally:
+            response.release()
+
+    async def _status_ticks(self, response: Any) -> AsyncIterator[None]:
+        parser = SseParser()
+        splitter = LineSplitter()  # not readline(): a long log line must not end the stream
+        with contextlib.suppress(self._aiohttp.ClientError):
+            async for chunk in response.content.iter_any():
+                for line in splitter.feed(chunk):
+                    if parser.feed(line) == EVENT_STATUS:
+                        yield None
+
+
+class SseParser:
+    """Server-Sent Events, line by line: `feed` returns an event's name when a blank line ends it."""
+
+    def __init__(self) -> None:
+        self._name = ""
+
+    def feed(self, line: str) -> str | None:
+        if not line:
+            name, self._name = self._name or "message", ""
+            return name
+        if line.startswith("event:"):
+            self._name = line[len("event:"):].strip()
+        return None  # data, id and comment lines: the states themselves are read with GET /api/plugins
+
+
+# -- .devinfo files ----------------------------------------------------------------------------------------
+
+
+def _build_time(plugin_state_dir: Path) -> str:
+    """When the installed binary was built (installing is a rename, so its mtime is the build's end)."""
+    try:
+        built = (plugin_state_dir / "bin" / "plugin").stat().st_mtime
+    except OSError:
+        return ""
+    return datetime.fromtimestamp(built, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def state_from_devinfo(path: Path) -> dict[str, Any]:
+    """The state JSON a `.devinfo` implies. plugindev writes the file only while the plugin's health check
+    passes, so a live process is taken as connected only while the plugindev that wrote the file runs."""
+    state: dict[str, Any] = {
+        "pluginID": path.parent.name, "mode": "external", "devPath": "", "vitePort": 0, "viteURL": "",
+        "viteStatus": "idle", "goStatus": "idle", "lastBuildDuration": 0, "lastBuildTime": _build_time(path.parent),
+        "lastError": "", "grpcConnected": False, "pid": 0,
+    }
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        pid = info.get("pid") if isinstance(info, dict) else None
+        if not isinstance(pid, int) or pid <= 0:
+            raise ValueError(f"pid {pid!r} is not a positive number")
+    except (OSError, ValueError) as exc:
+        return {**state, "goStatus": "error",
+                "lastError": f"{path} is not a valid .devinfo ({exc}); remove it, `plugindev run` writes it anew"}
+    port = info.get("vitePort") if isinstance(info.get("vitePort"), int) else 0
+    started = info.get("processStartTime")
+    if not is_alive(pid, started if isinstance(started, int) else None):
+        return {**state, "vitePort": port, "viteStatus": "stopped", "goStatus": "stopped",
+                "lastError": f"process {pid} of {path} is no longer running"}
+    writer = info.get("plugindevPid")
+    checked = isinstance(writer, int) and is_alive(writer)
+    return {**state, "pid": pid, "vitePort": port, "viteStatus": "ready" if port else "idle",
+            "viteURL": f"http://{HOST}:{port}" if port else "", "goStatus": "ready", "grpcConnected": checked,
+            "lastError": "" if checked else f"no running plugindev checks process {pid}'s health"}
+
+
+def devinfo_states(root: Path) -> list[dict[str, Any]]:
+    return [state_from_devinfo(path) for path in sorted((root / "plugins").glob(f"*/{DEVINFO}"))]
+
+
+# -- the current states, once or on every change -----------------------------------------------------------
+
+
+async def current_snapshot(root: Path) -> Snapshot:
+    """From the API when a plugindev runs one, else (and with a note when the API fails) from .devinfo."""
+    notes: list[str] = []
+    endpoint = running_api(root)
+    if endpoint is not None:
+        try:
+            async with ApiClient(endpoint) as client:
+                return Snapshot(await client.plugins(), f"the API of plugindev pid {endpoint.pid} ({endpoint.url})")
+        except PlugindevError as exc:
+            notes.append(f"{exc}; showing the .devinfo files instead")
+    return Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}", notes)
+
+
+async def watch_status(root: Path, show: Callable[[Snapshot], None], *, poll_interval: float = POLL_INTERVAL,
+                       quiet: float = QUIET) -> None:
+    """Call `show` now and after every change, until cancelled: through the API's event stream while a
+    plugindev serves one, else by reading the .devinfo files every `poll_interval` seconds."""
+    reported: set[str] = set()  # the same API failure is noted once, not once per poll
+    while True:
+        endpoint = running_api(root)
+        if endpoint is not None:
+            try:
+                await _follow_api(endpoint, show, quiet)
+                continue  # the stream ended (plugindev stopped): look again for what to read
+            except PlugindevError as exc:
+                note = f"{exc}; reading the .devinfo files until it answers"
+                notes = [] if note in reported else [note]
+                reported.add(note)
+                show(Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}", notes))
+        else:
+            show(Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}"))
+        await asyncio.sleep(poll_interval)
+
+
+async def _follow_api(endpoint: ApiEndpoint, show: Callable[[Snapshot], None], quiet: float) -> None:
+    source = f"the API of plugindev pid {endpoint.pid} ({endpoint.url})"
+    ticks: asyncio.Queue[bool] = asyncio.Queue()  # True: a status event; False: the stream ended
+
+    async def read(events: AsyncIterator[None]) -> None:
+        async for _ in events:
+            ticks.put_nowait(True)
+        ticks.put_nowait(False)
+
+    async with ApiClient(endpoint) as client, client.status_events() as events:
+        # the stream is open before the list is read, so no change falls between the two
+        reader = asyncio.create_task(read(events))
+        try:
+            show(Snapshot(await client.plugins(), source))
+            while await ticks.get():
+                # the stream replays recent events on connect, and one change often brings several: read
+                # the states once the events pause
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        if not await asyncio.wait_for(ticks.get(), quiet):
+                            return
+                show(Snapshot(await client.plugins(), source))
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+
+# -- what an author reads ----------------------------------------------------------------------------------
+
+
+def _clock(rfc3339: str) -> str:
+    """A state's RFC 3339 time in local time: the time of day, with the date when it is not today."""
+    try:
+        moment = datetime.fromisoformat(rfc3339).astimezone()
+    except ValueError:
+        return rfc3339
+    today = datetime.now().astimezone().date()
+    return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M:%S")
+
+
+def _paint(text: str, hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"\x1b[38;2;{red};{green};{blue}m{text}\x1b[0m"
+
+
+def status_line(state: dict[str, Any], id_width: int = 0, colour: bool = False) -> str:
+    """`hello-plugin  ready  vite http://127.0.0.1:15173  pid 1234  built 12:01:03 (1.8 s)`."""
+    aggregate = aggregate_status(state)
+    word = f"{aggregate!s:<10}"
+    parts = [str(state.get("pluginID", "?")).ljust(id_width), _paint(word, COLOURS[aggregate]) if colour else word]
+    if state.get("viteURL"):
+        parts.append(f"vite {state['viteURL']}")
+    elif state.get("vitePort"):  # a UI whose Vite is not ready (a backend-only plugin has no port)
+        parts.append(f"vite {state.get('viteStatus')} :{state['vitePort']}")
+    parts.append(f"pid {state['pid']}" if state.get("pid") else "no process")
+    if state.get("lastBuildTime"):
+        duration = state.get("lastBuildDuration") or 0
+        parts.append(f"built {_clock(state['lastBuildTime'])}" + (f" ({duration / 1e9:.1f} s)" if duration else ""))
+    if state.get("lastError"):
+        parts.append(f"error: {str(state['lastError']).splitlines()[0]}")
+    return "  ".join(parts).rstrip()
+
+
+def status_lines(states: list[dict[str, Any]], colour: bool = False) -> list[str]:
+    if not states:
+        return [NO_PLUGIN]
+    width = max(len(str(s.get("pluginID", ""))) for s in states)
+    return [status_line(s, width, colour) for s in sorted(states, key=lambda s: str(s.get("pluginID", "")))]
+
+
+def render_snapshot(snapshot: Snapshot, *, as_json: bool, colour: bool = False, compact: bool = False) -> str:
+    """The lines an author reads, or (`as_json`) the states with their aggregate status and colour."""
+    if as_json:
+        states = [with_aggregate(s) for s in sorted(snapshot.states, key=lambda s: str(s.get("pluginID", "")))]
+        return json.dumps(states, indent=None if compact else 2)
+    return "\n".join(status_lines(snapshot.states, colour))
+
+
+class StatusPrinter:
+    """Prints a snapshot when what it shows differs from the last one printed (so `--watch` prints changes
+    only); notes go to stderr. Watching on a terminal redraws the screen instead of scrolling."""
+
+    def __init__(self, stream: TextIO, *, as_json: bool, colour: bool, watching: bool = False,
+                 verbose: bool = False) -> None:
+        self.stream, self.as_json, self.colour, self.watching, self.verbose = stream, as_json, colour, watching, verbose
+        self._last: str | None = None
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        for note in snapshot.notes:
+            sys.stderr.write(f"plugindev: warning: {note}\n")
+        text = render_snapshot(snapshot, as_json=self.as_json, colour=self.colour, compact=self.watching)
+        if text == self._last:
+            return
+        self._last = text
+        if self.verbose:
+            sys.stderr.write(f"plugindev: from {snapshot.source}\n")
+        if self.watching and self.colour:
+            self.stream.write("\x1b[H\x1b[2J")  # a terminal: redraw in place
+        elif self.watching and not self.as_json:
+            text += "\n"  # piped: a blank line between one state of the plugins and the next
+        self.stream.write(text + "\n")
+        self.stream.flush()
