@@ -79,15 +79,18 @@ async def system_node_version() -> tuple[int, int, int] | None:
     return parse_node_version(out) if code == 0 else None
 
 
+def planned_node_env(system: tuple[int, int, int] | None,
+                     min_version: tuple[int, int, int] = MIN_NODE_VERSION) -> tuple[NodeEnv, list[str]]:
+    """The cached environment used with this system Node (None: none on PATH), and nodeenv's arguments for it."""
+    if system is not None and system >= min_version:
+        return NodeEnv(cache_dir() / "node" / ("system-v" + ".".join(map(str, system)))), ["--node=system"]
+    return NodeEnv(cache_dir() / "node" / DOWNLOAD_NODE_VERSION), ["--prebuilt", f"--node={DOWNLOAD_NODE_VERSION}"]
+
+
 async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) -> NodeEnv:
     """The cached environment for the Node that will be used, created on first use."""
     system = await system_node_version()
-    if system is not None and system >= min_version:
-        env = NodeEnv(cache_dir() / "node" / ("system-v" + ".".join(map(str, system))))
-        args = ["--node=system"]
-    else:
-        env = NodeEnv(cache_dir() / "node" / DOWNLOAD_NODE_VERSION)
-        args = ["--prebuilt", f"--node={DOWNLOAD_NODE_VERSION}"]
+    env, args = planned_node_env(system, min_version)
     if (env.bin_dir / "node").exists():
         return env
     env.root.parent.mkdir(parents=True, exist_ok=True)

@@ -106,13 +106,18 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def tool_folder(manager: PackageManager, env: NodeEnv) -> Path:
+    """Where a pnpm or yarn version is installed (once) inside plugindev's Node environment."""
+    return env.root / "package-managers" / f"{manager.name}@{manager.version}"
+
+
 async def command(manager: PackageManager, env: NodeEnv) -> list[str]:
     """The argv of `<manager> install` for a plugindev-owned project folder (tools installed on first use)."""
     if manager.name == "npm":
         return [env.which("npm"), "install", "--no-audit", "--no-fund", "--loglevel=error"]
     assert manager.version is not None
     package, script = _PNPM if manager.name == "pnpm" else _CLASSIC_YARN if manager.major < 2 else _BERRY_YARN
-    folder = env.root / "package-managers" / f"{manager.name}@{manager.version}"
+    folder = tool_folder(manager, env)
     await install_packages(env, folder, {package: manager.version})
     entry = [env.which("node"), str(folder / "node_modules" / package / script)]
     if manager.name == "pnpm":
