@@ -55,7 +55,7 @@ def test_the_api_is_local_guarded_and_mirrors_the_ides_methods(tmp_path: Path, p
         assert api.get("/api/plugins") == []
 
         status, body = api.call("POST", "/api/plugins", {"path": str(tmp_path / "nowhere")})
-        assert status == 400 and "plugin.yaml" in body["error"]
+        assert status == 400 and body["error"].endswith("nowhere: is not a directory")
         status, body = api.call("POST", "/api/plugins", {"folder": "x"})
         assert status == 400 and body == {"error": 'give the plugin folder: {"path": "<plugin folder>"}'}
         status, state = api.call("POST", "/api/plugins", {"path": str(plugin)})
@@ -161,3 +161,22 @@ def test_ten_plugins_under_one_serve_keep_to_themselves(tmp_path: Path) -> None:
     for state in states:
         assert not is_alive(state["pid"])
     assert os.listdir(state_root / "plugindev" / "processes") == []
+
+
+def test_a_plugin_run_by_hand_shows_up_as_external(tmp_path: Path, plugin: Path) -> None:
+    state_root = tmp_path / "state"
+    env = run_env(state_root)
+    with running([], env, command="serve"):
+        api = ApiClient.wait_for(state_root)
+        with running([str(plugin)], env) as by_hand:  # another plugindev: to serve, an external plugin
+            external = api.wait_state("testplugin", lambda s: s["mode"] == "external" and s["grpcConnected"], START,
+                                      "the external plugin attached")
+            info = api.get("/api/plugins/testplugin/external")
+            assert info["pid"] == external["pid"] and info["pluginId"] == "testplugin"
+            assert [s["mode"] for s in api.get("/api/plugins")] == ["external"]
+            assert len(api.get("/api/plugins/testplugin/logs?count=0")) >= 1  # the monitor's own lines
+            assert by_hand.interrupt() == 0
+        deadline = time.monotonic() + 10
+        while api.call("GET", "/api/plugins/testplugin")[0] != 404:  # its .devinfo went: it left the list
+            assert time.monotonic() < deadline, "the external plugin is still listed"
+            time.sleep(0.05)
