@@ -211,6 +211,7 @@ class FakeApi:
         self.stream.put_nowait(None)
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
 
 async def _cli(root: Path, *args: str) -> tuple[int, str, str]:
@@ -314,10 +315,11 @@ def test_watch_follows_the_event_stream_then_the_files_when_plugindev_stops(stat
                 api.states = [_state()]
                 api.stream.put_nowait(("plugin/devserver/status", _state()))
                 await until(lambda: "ready" in out.getvalue())
-                # plugindev stops: its stream ends and its api.json goes; the .devinfo files are read instead
-                (state_dir / "plugindev/api.json").unlink()
-                api.stream.put_nowait(None)
+                # plugindev stops: its stream ends, its server closes, and its api.json goes a moment later;
+                # meanwhile the .devinfo files are read, with no warning about an API that is stopping
+                await api.close()
                 await until(lambda: NO_PLUGIN in out.getvalue())
+                (state_dir / "plugindev/api.json").unlink()
                 _write_devinfo(state_dir, "by-hand", pid=_dead_pid())
                 await until(lambda: "by-hand" in out.getvalue())
         finally:
@@ -332,6 +334,7 @@ def test_watch_follows_the_event_stream_then_the_files_when_plugindev_stops(stat
     assert len(blocks) == len(expected), blocks
     assert all(block.startswith(start) for block, start in zip(blocks, expected, strict=True)), blocks
     assert [s.source.startswith("the API") for s in shown[:2]] == [True, True]
+    assert [s.notes for s in shown if s.notes] == []
 
 
 def test_watch_on_the_command_line_prints_changes_and_ends_on_ctrl_c(state_dir: Path) -> None:

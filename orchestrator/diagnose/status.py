@@ -207,17 +207,19 @@ async def watch_status(root: Path, show: Callable[[Snapshot], None], *, poll_int
                        quiet: float = QUIET) -> None:
     """Call `show` now and after every change, until cancelled: through the API's event stream while a
     plugindev serves one, else by reading the .devinfo files every `poll_interval` seconds."""
-    reported: set[str] = set()  # the same API failure is noted once, not once per poll
+    # APIs whose failure is not worth a note: one already noted (not once per poll), and one whose stream ended
+    # (its plugindev is stopping, and its api.json goes a moment later)
+    unnoted: set[ApiEndpoint] = set()
     while True:
         endpoint = running_api(root)
         if endpoint is not None:
             try:
                 await _follow_api(endpoint, show, quiet)
-                continue  # the stream ended (plugindev stopped): look again for what to read
+                unnoted.add(endpoint)
+                continue  # look again for what to read
             except PlugindevError as exc:
-                note = f"{exc}; reading the .devinfo files until it answers"
-                notes = [] if note in reported else [note]
-                reported.add(note)
+                notes = [] if endpoint in unnoted else [f"{exc}; reading the .devinfo files until it answers"]
+                unnoted.add(endpoint)
                 show(Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}", notes))
         else:
             show(Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}"))
