@@ -45,12 +45,12 @@ def test_plugin_yaml_not_a_mapping(plugin: Path) -> None:
 
 
 def test_plugin_yaml_invalid_yaml_names_the_line(plugin: Path) -> None:
-    _set_yaml(plugin, "id: a\nversion: [1\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: [1\n")
     assert "invalid YAML at line" in _problems(plugin)[0]
 
 
 def test_wrong_field_types(plugin: Path) -> None:
-    _set_yaml(plugin, "id: a\nversion: 1.0.0\nname: [x]\ncapabilities: ui\ntags: web\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\nname: [x]\ncapabilities: ui\ntags: web\n")
     problems = _problems(plugin)
     assert "plugin.yaml: name: must be a string, got list" in problems
     assert "plugin.yaml: capabilities: must be a list, got str" in problems
@@ -71,18 +71,18 @@ def test_id_not_matching_the_rule(plugin: Path, bad_id: str) -> None:
 
 @pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0.0", "01.2.3"])
 def test_version_not_semver(plugin: Path, version: str) -> None:
-    _set_yaml(plugin, f"id: a\nversion: '{version}'\ncapabilities: [ui, settings]\n")
+    _set_yaml(plugin, f"id: hello-plugin\nversion: '{version}'\ncapabilities: [ui, settings]\n")
     (problem,) = _problems(plugin)
     assert problem.startswith("plugin.yaml: version: ") and "is not a semantic version" in problem
 
 
 def test_unquoted_number_version_is_not_semver(plugin: Path) -> None:
-    _set_yaml(plugin, "id: a\nversion: 1.0\ncapabilities: [ui, settings]\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0\ncapabilities: [ui, settings]\n")
     assert "plugin.yaml: version: 1.0 is not a semantic version" in _problems(plugin)[0]
 
 
 def test_unknown_capability_suggests_the_closest(plugin: Path) -> None:
-    _set_yaml(plugin, "id: a\nversion: 1.0.0\ncapabilities: [ui, settings, resouce]\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\ncapabilities: [ui, settings, resouce]\n")
     assert _problems(plugin) == ["plugin.yaml: capabilities[2]: unknown capability 'resouce'; did you mean 'resource'?"]
 
 
@@ -107,7 +107,7 @@ def test_entry_without_named_plugin_export(plugin: Path) -> None:
 
 
 def test_no_capability_at_all(plugin: Path) -> None:
-    _set_yaml(plugin, "id: a\nversion: 1.0.0\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\n")
     assert _problems(plugin) == ["plugin.yaml: capabilities: none listed; a plugin needs at least one of "
                                  "ui, resource, exec, networker, log, metric, settings"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import not_utf8
 
 PLUGIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SEMVER = re.compile(
@@ -63,8 +64,10 @@ class PluginManifest:
 
 def check_plugin_id(value: object) -> str | None:
     """Why `value` cannot be a plugin id (it becomes a directory name), or None when it can."""
-    if not isinstance(value, str) or not value:
+    if value is None or value == "":
         return "is empty; use lowercase letters, digits, '.', '_' or '-' (e.g. 'hello-plugin')"
+    if not isinstance(value, str):
+        return f"must be a string like 'hello-plugin', got {value!r} ({type(value).__name__}); quote it in YAML"
     if not PLUGIN_ID.match(value):
         return (f"{value!r} is not a valid plugin id; use 1-64 lowercase letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit (e.g. 'hello-plugin')")
@@ -85,10 +88,16 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
         return None, [Problem(name, "", "missing; every plugin needs a plugin.yaml with id, version and name")]
     except OSError as exc:
         return None, [Problem(name, "", f"cannot be read: {exc.strerror}")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(name, "", not_utf8(exc))]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
         return None, [Problem(name, "", f"invalid YAML{line}: {getattr(exc, 'problem', None) or exc}")]
+    except ValueError as exc:  # PyYAML builds some values itself: `2020-13-45` as a date, `!!float x`
+        return None, [Problem(name, "", f"invalid YAML value: {exc}; quote it to make it a string")]
+    except RecursionError:
+        return None, [Problem(name, "", "invalid YAML: nested too deeply")]
     if not isinstance(data, dict):
         return None, [Problem(name, "", "must be a mapping of fields (id, version, name, capabilities, ...)")]
 

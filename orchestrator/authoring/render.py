@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import stage_file
+from orchestrator.common.files import stage_file, write_failure
 
 
 def template_env(folder: Path) -> jinja2.Environment:
@@ -84,7 +84,7 @@ def apply(root: Path, files: Mapping[str, FileSpec], outcomes: Iterable[Outcome]
     try:
         _apply(root, files, outcomes)
     except OSError as exc:
-        raise PlugindevError(f"cannot write {exc.filename or root}: {exc.strerror}; check permissions") from None
+        raise PlugindevError(write_failure(exc, root)) from None
 
 
 def _apply(root: Path, files: Mapping[str, FileSpec], outcomes: Iterable[Outcome]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from orchestrator.authoring.manifest import (
     CAPABILITIES,
     UI_CAPABILITY,
     check_plugin_id,
+    read_manifest,
     suggest_capability,
 )
-from orchestrator.authoring.render import FileSpec, Outcome, apply, plan, render, template_env
+from orchestrator.authoring.render import Action, FileSpec, Outcome, apply, plan, render, template_env
 from orchestrator.common.errors import PlugindevError, UsageError
 from orchestrator.common.paths import resource_dir
 
@@ -31,6 +33,31 @@ NPM_VERSIONS = {
     "types_react_dom": "19.2.7",
     "typescript": "5.9.3",
 }
+
+
+# Go's rules for an import path (golang.org/x/mod/module.CheckImportPath), which `go mod init` applies to a
+# module path: ASCII letters, digits and `-._~+` in non-empty elements separated by single slashes.
+_GO_PATH_ELEMENT = re.compile(r"[A-Za-z0-9._~+-]+")
+_WINDOWS_RESERVED = re.compile(r"(?i)^(?:con|prn|aux|nul|com[1-9]|lpt[1-9])(?:\.|$)")
+
+
+def go_module_problem(path: str) -> str | None:
+    """Why `path` cannot be a Go module path (it is written into go.mod as it is), or None when it can."""
+    if not path:
+        return "it is empty"
+    if path.startswith("-"):
+        return "it starts with '-'"
+    for element in path.split("/"):
+        if not element:
+            return "it has an empty element (a leading, trailing or double '/')"
+        if not _GO_PATH_ELEMENT.fullmatch(element):
+            bad = next(c for c in element if not _GO_PATH_ELEMENT.fullmatch(c))
+            return f"{bad!r} is not allowed (only ASCII letters, digits, '-', '.', '_', '~', '+' and '/')"
+        if element.startswith(".") or element.endswith("."):
+            return f"the element {element!r} starts or ends with a dot"
+        if _WINDOWS_RESERVED.match(element):
+            return f"the element {element!r} is a reserved file name on Windows"
+    return None
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,9 @@ class ScaffoldOptions:
             raise UsageError(f"--capability {backend[0]} needs the Go backend; use --template full or backend")
         if UI_CAPABILITY in self.capabilities and "ui" not in TEMPLATE_PARTS[self.template]:
             raise UsageError("--capability ui needs the React UI; use --template full or ui")
+        if self.go_module and (reason := go_module_problem(self.go_module)) is not None:
+            raise UsageError(f"--go-module {self.go_module!r} is not a valid Go module path: {reason}; "
+                             f"use e.g. 'github.com/you/{self.plugin_id}'")
         # What the template itself brings is always declared: its UI, and the settings capability that the
         # SDK registers in every backend.
         capabilities = (*TEMPLATE_CAPABILITIES[self.template], *self.capabilities)
@@ -109,10 +139,25 @@ def scaffold(target: Path, options: ScaffoldOptions, *, force: bool = False, dry
     if target.is_dir() and any(target.iterdir()) and not (target / "plugin.yaml").exists():
         raise PlugindevError(f"{target} is not empty and holds no plugin.yaml; scaffold into a new or empty directory")
     existing = next(p for p in (target, *target.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise PlugindevError(f"{existing} is a file, not a folder, so {target} cannot be created in it; "
+                             "choose a path whose parents are folders")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise PlugindevError(f"{existing} is not writable; choose another directory or fix its permissions")
+    if not force:
+        _refuse_another_plugin(target, options.plugin_id)
     files = scaffold_files(options)
     outcomes = plan(target, files, force=force)
-    if not dry_run:
+    # The whole plan is decided first: one conflict and nothing is written, so a half-rendered plugin
+    # (new files beside an old plugin.yaml) never exists.
+    if not dry_run and not any(o.action is Action.CONFLICT for o in outcomes):
         apply(target, files, outcomes)
     return outcomes
+
+
+def _refuse_another_plugin(target: Path, plugin_id: str) -> None:
+    """A folder holding another plugin's plugin.yaml: rendering into it would mix two plugins."""
+    manifest, _ = read_manifest(target / "plugin.yaml")
+    if manifest is not None and manifest.id and manifest.id != plugin_id:
+        raise PlugindevError(f"{target / 'plugin.yaml'} belongs to plugin {manifest.id!r}, not {plugin_id!r}; "
+                             f"scaffold into a new directory, pass --id {manifest.id}, or --force to replace it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -24,3 +25,27 @@ def stage_file(target: Path, content: bytes, mode: int) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """What to do about a file that is not UTF-8 text (the message follows the file's name)."""
+    return (f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it with UTF-8 encoding")
+
+
+# What to do about the errors a write meets, by cause; anything else is reported with the system's words only.
+_WRITE_ADVICE = {
+    errno.ENOSPC: "free some space on that disk and retry",
+    errno.EDQUOT: "free some space (disk quota exceeded) and retry",
+    errno.EACCES: "check the folder's permissions",
+    errno.EPERM: "check the folder's permissions",
+    errno.EROFS: "the file system is read-only; choose another location",
+    errno.ENOTDIR: "a part of that path is a file, not a folder; choose another location",
+    errno.EISDIR: "a folder is in the way of that file; move it aside",
+}
+
+
+def write_failure(exc: OSError, fallback: Path) -> str:
+    """`cannot write FILE: <the system's reason>; <what to do for that cause>`, for a failed write."""
+    advice = _WRITE_ADVICE.get(exc.errno or 0)
+    return f"cannot write {exc.filename or fallback}: {exc.strerror or exc}" + (f"; {advice}" if advice else "")

@@ -7,6 +7,7 @@ bundled default manifest. Extra specifiers may be appended per plugin.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import not_utf8
 from orchestrator.common.paths import resource_dir
 
 HOST_SHARED_TS = Path("ui/features/plugins/api/shared_dependencies.ts")
@@ -87,6 +89,8 @@ def load_shared_manifest(path: Path) -> SharedList:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlugindevError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PlugindevError(f"manifest {path} {not_utf8(exc)}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -94,6 +98,8 @@ def load_shared_manifest(path: Path) -> SharedList:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise PlugindevError(f"{where}: invalid YAML: {problem}; fix the manifest") from None
+    except (ValueError, RecursionError) as exc:  # values PyYAML builds itself (dates), or absurd nesting
+        raise PlugindevError(f"{path}: invalid YAML: {exc or 'nested too deeply'}; fix the manifest") from None
     if not isinstance(data, dict) or "packages" not in data:
         raise PlugindevError(f"{path}: expected a mapping with a 'packages' list of specifiers")
     packages = data["packages"]
@@ -135,6 +141,8 @@ def load_host(host: Path) -> SharedList:
         raise PlugindevError(
             f"--host {host}: {HOST_SHARED_TS} not found; point --host at an Omniview checkout"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise PlugindevError(f"{ts_file} {not_utf8(exc)}") from None
     specifiers = [check_specifier(key, where=str(ts_file)) for key in parse_shared_keys(text, ts_file)]
     if not specifiers:
         raise PlugindevError(f"{ts_file}: the 'shared' object lists no specifiers")
@@ -213,8 +221,14 @@ def _read_string(text: str, start: int, where: Path) -> tuple[str, int]:
         if c == quote:
             return "".join(out), i + 1
         if c == "\\" and text.startswith("u", i + 1):
-            out.append(chr(int(text[i + 2 : i + 6], 16)))
-            i += 6
+            escape = _UNICODE_ESCAPE.match(text, i)
+            code = int(escape["hex4"] or escape["braced"], 16) if escape else -1
+            if escape is None or code > sys.maxunicode:
+                line = text.count("\n", 0, i) + 1
+                raise PlugindevError(f"{where}:{line}: invalid \\u escape in a string literal; use \\uXXXX or "
+                                     "\\u{X...}")
+            out.append(chr(code))
+            i = escape.end()
             continue
         if c == "\\":
             out.append(_ESCAPES.get(text[i + 1 : i + 2], text[i + 1 : i + 2]))
@@ -226,6 +240,8 @@ def _read_string(text: str, start: int, where: Path) -> tuple[str, int]:
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+# `\u00e9` or `\u{1F600}`
+_UNICODE_ESCAPE = re.compile(r"\\u(?:(?P<hex4>[0-9A-Fa-f]{4})|\{(?P<braced>[0-9A-Fa-f]{1,6})\})")
 
 
 def load_shared_list(host: Path | None, manifest: Path | None, extra: Iterable[str] = ()) -> SharedList:
