@@ -16,6 +16,7 @@ import click
 
 from orchestrator import __version__
 from orchestrator.common.errors import PlugindevError, UsageError
+from orchestrator.devloop.context import RunOptions
 
 T = TypeVar("T")
 
@@ -173,8 +174,9 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
         elif not conflicts:
             click.echo(f"plugin {options.plugin_id!r} is ready: `plugindev run {directory}` starts it")
     if conflicts:
-        click.echo(f"plugindev: {len(conflicts)} files differ from the templates and were left as they are; "
-                   "re-run with --force to overwrite them", err=True)
+        click.echo(f"plugindev: {len(conflicts)} files differ from the templates ({conflicts[0].path}"
+                   f"{', ...' if len(conflicts) > 1 else ''}), so nothing was written; re-run with --force to "
+                   "overwrite them", err=True)
         sys.exit(EXIT_FAILURE)
 
 
@@ -213,30 +215,128 @@ def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
     click.echo(f"{setup.ui_dir}: {installed}@omniviewdev/vite-plugin -> {setup.package_dir}")
 
 
+def dev_loop_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `run` and `serve` share: how each plugin is developed, and where the API listens."""
+    for option in reversed([
+        click.option("--no-vite", is_flag=True, help="Do not run the UI side at all."),
+        click.option("--no-go", is_flag=True, help="Do not build or run the Go backend: UI work only."),
+        click.option("--ui", "ui_mode", type=click.Choice(["dev", "build"]), default="dev", show_default=True,
+                     help="dev: Vite dev server with HMR; build: vite build on change, assets installed."),
+        click.option("--debounce", "debounce_ms", type=click.IntRange(0, 10_000), default=RunOptions.debounce_ms,
+                     show_default=True, metavar="MS",
+                     help="Quiet period after a Go file change before building (folds an editor's multi-write "
+                          "save); a later change cancels the build and starts another."),
+        click.option("--go", "go_path", metavar="PATH",
+                     help="The go binary (default: $PLUGINDEV_GO, PATH, $GOROOT/bin)."),
+        click.option("--handshake-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+                     metavar="S"),
+        click.option("--vite-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="S"),
+        click.option("--overlap/--no-overlap", default=True, show_default=True,
+                     help="Start the new plugin process, healthy, before stopping the old one (no gap)."),
+        click.option("--api-port", type=click.IntRange(0, 65535), default=0, metavar="PORT",
+                     help="Port of the control API on 127.0.0.1 (default: a free one)."),
+        click.option("--json", "as_json", is_flag=True, help="Print NDJSON events instead of lines."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _run_options(ctx: click.Context, no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
+                 go_path: str | None, handshake_timeout: float, vite_timeout: float, overlap: bool) -> RunOptions:
+    if no_vite and no_go:
+        raise click.UsageError("--no-vite and --no-go together leave nothing to run")
+    return RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, debounce_ms=debounce_ms,
+                      go=go_path, handshake_timeout=handshake_timeout, vite_timeout=vite_timeout,
+                      overlap=overlap, verbose=is_verbose(ctx))
+
+
 @main.command()
 @click.argument("plugin_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--no-vite", is_flag=True, help="Do not run the UI side at all.")
-@click.option("--no-go", is_flag=True, help="Do not build or run the Go backend: UI work only.")
-@click.option("--ui", "ui_mode", type=click.Choice(["dev", "build"]), default="dev", show_default=True,
-              help="dev: Vite dev server with HMR; build: vite build on change, assets installed.")
-@click.option("--debounce", "debounce_ms", type=click.IntRange(10, 10_000), default=150, show_default=True,
-              metavar="MS", help="Quiet period after the last Go file change before building.")
-@click.option("--go", "go_path", metavar="PATH", help="The go binary (default: $PLUGINDEV_GO, PATH, $GOROOT/bin).")
-@click.option("--handshake-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="S")
-@click.option("--vite-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="S")
-@click.option("--json", "as_json", is_flag=True, help="Print NDJSON events instead of lines.")
+@dev_loop_options
 @verbose_option
 @click.pass_context
-def run(ctx: click.Context, plugin_dirs: tuple[Path, ...], no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
-        go_path: str | None, handshake_timeout: float, vite_timeout: float, as_json: bool) -> None:
+def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_json: bool, **dev: Any) -> None:
     """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
-    from orchestrator.devloop.context import RunOptions
     from orchestrator.devloop.printer import Printer
     from orchestrator.devloop.runner import run_plugins
 
-    if no_vite and no_go:
-        raise click.UsageError("--no-vite and --no-go together leave nothing to run")
-    options = RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, debounce_ms=debounce_ms, go=go_path,
-                         handshake_timeout=handshake_timeout, vite_timeout=vite_timeout, verbose=is_verbose(ctx))
+    options = _run_options(ctx, **dev)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
-    run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer))
+    run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer, api_port))
+
+
+@main.command("watch-external")
+@click.option("--json", "as_json", is_flag=True, help="Print NDJSON events instead of lines.")
+@verbose_option
+@click.pass_context
+def watch_external(ctx: click.Context, as_json: bool) -> None:
+    """Follow plugins run outside plugindev through their .devinfo (health-checked over gRPC) until Ctrl+C."""
+    from orchestrator.common.paths import state_root
+    from orchestrator.devloop.external import watch_external as watch
+    from orchestrator.devloop.printer import Printer
+
+    printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
+    run_async(lambda: watch(state_root(), printer))
+
+
+@main.command()
+@dev_loop_options
+@verbose_option
+@click.pass_context
+def serve(ctx: click.Context, /, api_port: int, as_json: bool, **dev: Any) -> None:
+    """Manage any number of plugins for the IDE: the control API adds and removes them at run time, the set
+    is kept for the next serve, and plugins run by hand (.devinfo) are watched too."""
+    from orchestrator.devloop.printer import Printer
+    from orchestrator.devloop.runner import serve_plugins
+
+    options = _run_options(ctx, **dev)
+    printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
+    run_async(lambda: serve_plugins(options, printer, api_port))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the states as JSON (one line per change with --watch).")
+@click.option("--watch", is_flag=True, help="Print again on every change, until Ctrl+C.")
+@verbose_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
+    """One line per plugin in development: status, Vite URL, pid, last build, last error."""
+    from orchestrator.common.paths import state_root
+    from orchestrator.devloop.printer import use_colour
+    from orchestrator.diagnose.status import StatusPrinter, current_snapshot, watch_status
+
+    root = state_root()
+    printer = StatusPrinter(sys.stdout, as_json=as_json, colour=use_colour(sys.stdout) and not as_json,
+                            watching=watch, verbose=is_verbose(ctx))
+    if not watch:
+        printer(run_async(lambda: current_snapshot(root)))
+        return
+    try:
+        run_async(lambda: watch_status(root, printer))
+    except KeyboardInterrupt:
+        return  # Ctrl+C is how --watch ends
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@verbose_option
+def doctor(directory: Path | None, as_json: bool) -> None:
+    """Check what plugindev needs on this machine (and for the plugin in DIRECTORY, default: . when it holds a
+    plugin.yaml); print each problem with its fix."""
+    from orchestrator.diagnose.doctor import run_doctor, summary
+
+    if directory is None and Path("plugin.yaml").is_file():
+        directory = Path(".")
+    results = run_async(lambda: run_doctor(directory))
+    failed = any(not r.ok for r in results)
+    if as_json:
+        click.echo(json.dumps({"directory": str(directory) if directory else None, "ok": not failed,
+                               "checks": [r.to_json() for r in results]}, indent=2))
+    else:
+        for result in results:
+            for line in result.lines():
+                click.echo(line)
+        click.echo(summary(results))
+    if failed:
+        sys.exit(EXIT_FAILURE)

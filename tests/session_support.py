@@ -150,11 +150,19 @@ class ServerMaker(Protocol):
 @dataclass
 class Harness:
     session: PluginSession
-    events: list[Event]
+    queue: asyncio.Queue[Event]
     go: FakeGo
     vite: Any
     stop: asyncio.Event
     backend: GoBackend | None = None
+    _events: list[Event] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event so far, read from the bus at the moment of asking (nothing lags behind the state)."""
+        while not self.queue.empty():
+            self._events.append(self.queue.get_nowait())
+        return self._events
 
     @property
     def state(self) -> Any:
@@ -215,26 +223,16 @@ async def harness(root: Path, *, ui: bool = True, backend: bool = True, go: Fake
 
     bus = EventBus()
     queue = bus.subscribe()
-    events: list[Event] = []
     registry = ProcessRegistry(root)
     session = PluginSession(plugin_dir, manifest(plugin_id, ui, backend), bus, options or RunOptions(), state_root=root,
                             registry=registry, ports=ports or PortAllocator(), make_parts=parts)
     stop = asyncio.Event()
     task = asyncio.create_task(session.run(stop))
-
-    async def collect() -> None:
-        while True:
-            events.append(await queue.get())
-
-    collector = asyncio.create_task(collect())
     await asyncio.sleep(0)
-    test = Harness(session, events, go, vite, stop, made.get("backend"))
+    test = Harness(session, queue, go, vite, stop, made.get("backend"))
     try:
         yield test
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
-        while not queue.empty():
-            events.append(queue.get_nowait())
-        collector.cancel()
         registry.close()
