@@ -6,6 +6,7 @@ Each row of the transition table is one test; each runs in well under a second.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -251,5 +252,25 @@ def test_a_replacement_that_does_not_start_leaves_the_old_one_serving(tmp_path: 
             assert "no handshake" in h.state.lastError and h.state.grpcConnected
             assert h.devinfo() == before and h.go.current.running
             assert "plugin 'fake' did not start: no handshake; the running plugin keeps serving" in h.messages()
+
+    run(scenario())
+
+
+def test_an_install_that_fails_is_a_failed_build_and_the_old_plugin_keeps_serving(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> None:
+        async with harness(tmp_path, ui=False) as h:
+            before = await h.advertised()
+
+            def disk_full(*_args: object) -> list[Path]:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "plugins/fake/plugin.yaml"))
+
+            monkeypatch.setattr("orchestrator.devloop.backend.sync_manifest", disk_full)
+            h.backend.build_wanted.set()
+            await h.until(lambda: h.state.goStatus == "error", "the failed install")
+            error = h.state.lastError
+            assert error.startswith("install failed: cannot write") and "free some space" in error
+            assert h.devinfo() == before and h.go.current.running and len(h.go.plugins) == 1
+            assert any(m.endswith("(the running plugin keeps serving)") for m in h.messages())
 
     run(scenario())

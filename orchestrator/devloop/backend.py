@@ -15,6 +15,7 @@ from typing import Protocol
 from orchestrator.authoring.manifest import PluginManifest, Problem, load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import write_failure
 from orchestrator.devloop.context import PartContext
 from orchestrator.devloop.events import Level, Source
 from orchestrator.devloop.gobuild import BuildResult, build_failure_lines, find_go, go_build, watch_go_sources
@@ -158,16 +159,29 @@ class GoBackend:
         return False
 
     async def _install(self) -> None:
-        install_binary(staged_binary(self.ctx.state_dir), self.ctx.state_dir)
-        sdk_dir = sdk_manifest_dir(self.manifest.id)
-        for folder in sync_manifest(self.ctx.plugin_dir, [self.ctx.state_dir, sdk_dir]):
+        """The new binary and plugin.yaml in place, then the plugin replaced. An install that fails (a full disk,
+        a folder gone) is a failed build: whatever runs keeps running."""
+        try:
+            changed = self._install_files()
+        except OSError as exc:
+            message = f"install failed: {write_failure(exc, self.ctx.state_dir)}"
+            self.ctx.report(ReplacementFailed(message))
+            serving = "the running plugin keeps serving" if self.plugin.current else "the backend is not running"
+            self._log(f"{message} ({serving})", Level.ERROR)
+            return
+        self.plugin.restart()
+        sdk_dir = sdk_manifest_dir(self.manifest.id).resolve()
+        for folder in changed:
             if folder == self.ctx.state_dir.resolve():
                 self._log(f"installed plugin.yaml into {folder}")
-            elif not self._told_sdk_copy:
+            elif folder == sdk_dir and not self._told_sdk_copy:
                 self._told_sdk_copy = True
                 self._log(f"installed plugin.yaml also into {folder}: the Omniview SDK reads it there, "
                           "whatever the state root")
-        self.plugin.restart()
+
+    def _install_files(self) -> list[Path]:
+        install_binary(staged_binary(self.ctx.state_dir), self.ctx.state_dir)
+        return sync_manifest(self.ctx.plugin_dir, [self.ctx.state_dir, sdk_manifest_dir(self.manifest.id)])
 
     def _cancelled(self) -> None:
         self._log("files changed during the build: cancelled it, building again", source=Source.GO_BUILD)

@@ -16,12 +16,13 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import write_atomic
+from orchestrator.common.files import write_atomic, write_failure
 from orchestrator.common.process import is_alive, signal_group, start_time
 from orchestrator.devloop.devinfo import DEVINFO
 
@@ -41,6 +42,17 @@ class ProcessRecord:
 
 def _plugindev_dir(state_root: Path) -> Path:
     return state_root / "plugindev"
+
+
+def check_state_root(state_root: Path) -> None:
+    """plugindev keeps its records, installs and `.devinfo` files there: one line at once if it cannot."""
+    try:
+        _plugindev_dir(state_root).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=_plugindev_dir(state_root)):
+            pass
+    except OSError as exc:
+        raise PlugindevError(f"the state root {state_root} cannot be used: {write_failure(exc, state_root)} "
+                             "(or set OMNIVIEW_STATE_DIR to a writable folder)") from None
 
 
 class ProcessRegistry:
@@ -66,7 +78,8 @@ class ProcessRegistry:
         write_atomic(self.path, (json.dumps(document, indent=2) + "\n").encode())
 
     def close(self) -> None:
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a state root that went away: nothing left to tidy
+            self.path.unlink(missing_ok=True)
 
     def kill_all(self) -> None:
         """The forced way out (a second Ctrl+C): SIGKILL every recorded group at once."""

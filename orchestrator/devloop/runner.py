@@ -17,12 +17,14 @@ from orchestrator.common.paths import state_root
 from orchestrator.devloop.context import RunOptions
 from orchestrator.devloop.manager import DevManager
 from orchestrator.devloop.printer import Printer
-from orchestrator.devloop.registry import reap_leftovers
+from orchestrator.devloop.registry import check_state_root, reap_leftovers
 
 
-async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0) -> None:
+async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0, *,
+                      open_dashboard: bool = False) -> None:
     """The one-shot form: these plugins, until Ctrl+C; the first one that cannot run ends it."""
     root = state_root()
+    check_state_root(root)
     manager = DevManager(root, options, fail_fast=True)
     try:
         for plugin_dir in plugin_dirs:
@@ -31,7 +33,7 @@ async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Pri
         for plugin_id in manager.ids():
             manager.start(plugin_id)
         printer.show_plugin = len(manager.plugins) > 1
-        await _serve(manager, printer, api_port, external=False)
+        await _serve(manager, printer, api_port, external=False, open_dashboard=open_dashboard)
     finally:
         await manager.close()
     if manager.failure is not None:
@@ -41,6 +43,7 @@ async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Pri
 async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0) -> None:
     """The IDE-managed form: the saved set of plugins, changed through the API, and external ones watched."""
     root = state_root()
+    check_state_root(root)
     manager = DevManager(root, options, fail_fast=False, saved=root / "plugindev" / "managed.json")
     try:
         await _reap(root, printer)
@@ -57,7 +60,8 @@ async def _reap(root: Path, printer: Printer) -> None:
         printer.line("system", message)
 
 
-async def _serve(manager: DevManager, printer: Printer, api_port: int, *, external: bool) -> None:
+async def _serve(manager: DevManager, printer: Printer, api_port: int, *, external: bool,
+                 open_dashboard: bool = False) -> None:
     from orchestrator.api.history import EventHistory
     from orchestrator.api.server import Api, ApiServer
 
@@ -91,6 +95,13 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
         if external or printer.verbose:  # `serve` is there for its API; `run` mentions it with -v
             where = "" if server.advertised else " (another plugindev's api.json stays the advertised one)"
             printer.line("system", f"control API at {server.url}{where}; token in {server.file}")
+        if external or open_dashboard:
+            dashboard = f"{server.url}/?token={api.token}"  # the page keeps it in a cookie from then on
+            printer.line("system", f"dashboard: {dashboard}")
+            if open_dashboard:
+                import webbrowser
+
+                await loop.run_in_executor(None, webbrowser.open, dashboard)
         waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(manager.failed.wait())]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for task in waiting:
