@@ -93,7 +93,8 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
-        return None, [Problem(name, "", f"invalid YAML{line}: {getattr(exc, 'problem', None) or exc}")]
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]  # a reader error spans two lines
+        return None, [Problem(name, "", f"invalid YAML{line}: {reason}")]
     except ValueError as exc:  # PyYAML builds some values itself: `2020-13-45` as a date, `!!float x`
         return None, [Problem(name, "", f"invalid YAML value: {exc}; quote it to make it a string")]
     except RecursionError:

@@ -1,0 +1,430 @@
+"""Property-based tests (hypothesis) of the pure parts: handshake parsing, .devinfo reading, specifier -> shim file
+names, port allocation, the rebuild scheduler, plugin.yaml validation.
+
+Profiles: `ci` (the default) is derandomized with a modest number of examples, so a run is reproducible and the
+file takes a few seconds; `PLUGINDEV_HYPOTHESIS_PROFILE=long` runs many more random examples for local hunting
+(`PLUGINDEV_HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/test_properties.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import selectors
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from orchestrator.authoring.manifest import CAPABILITIES, read_manifest
+from orchestrator.authoring.validate import validate_plugin
+from orchestrator.common.errors import PlugindevError
+from orchestrator.devloop.devinfo import DevInfo
+from orchestrator.devloop.external_devinfo import DevinfoRejected, ExternalDevinfo, parse_devinfo
+from orchestrator.devloop.handshake import Handshake, HandshakeError, parse_handshake
+from orchestrator.devloop.rebuild import rebuild_loop, trailing_debounce
+from orchestrator.devloop.vite import HOST, PortAllocator, allocate_port, port_is_free
+from orchestrator.shimgen.shared_list import _SPECIFIER, check_specifier, shim_filename, shim_filenames
+
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, database=None,
+                          print_blob=True)
+settings.register_profile("long", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("PLUGINDEV_HYPOTHESIS_PROFILE", "ci"))
+
+
+# --- handshake -------------------------------------------------------------------------------------------------
+
+_FIELD = st.text(st.characters(exclude_characters="|\n\r\x1b"), max_size=12)
+
+
+@st.composite
+def handshake_like(draw: st.DrawFn) -> str:
+    """Lines shaped like a handshake (the interesting ones), with any field values."""
+    fields = draw(st.lists(st.one_of(_FIELD, st.sampled_from(["1", "0", "2", "unix", "tcp", "grpc", "netrpc", ""])),
+                           min_size=3, max_size=9))
+    return "|".join(fields)
+
+
+def _parse_or_reject(line: str) -> None:
+    try:
+        handshake = parse_handshake(line)
+    except HandshakeError:
+        return
+    assert handshake.core_version == 1 and handshake.network in ("unix", "tcp") and handshake.protocol == "grpc"
+    assert handshake.address
+
+
+@given(st.one_of(st.text(), handshake_like()))
+@example("1|\u0661|tcp|127.0.0.1:1|grpc")  # an Arabic-Indic digit: a number to int(), not a go-plugin version
+def test_any_line_is_a_handshake_or_a_handshake_error(line: str) -> None:
+    _parse_or_reject(line)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="devloop/handshake.py checks str.isdigit(), true for '²', which int() refuses; "
+                          "isdecimal() (or a [0-9]+ match) is the fix")
+def test_a_superscript_digit_is_a_handshake_error() -> None:
+    _parse_or_reject("²|1|unix|/tmp/plugin|grpc|")
+
+
+_ADDRESS = st.text(st.characters(exclude_characters="|\x1b", exclude_categories=("Cc", "Zs", "Zl", "Zp")),
+                   min_size=1, max_size=40)
+
+
+@given(app=st.integers(0, 10**6), network=st.sampled_from(["unix", "tcp"]), address=_ADDRESS,
+       extra=st.sampled_from([(), ("",), ("", ""), ("CERT",), ("CERT", "true")]),
+       padding=st.sampled_from(["", "\n", "\r\n", "  ", "\x1b[0m"]))
+def test_valid_handshake_lines_round_trip(app: int, network: str, address: str, extra: tuple[str, ...],
+                                          padding: str) -> None:
+    line = "|".join(["1", str(app), network, address, "grpc", *extra]) + padding
+    assert parse_handshake(line) == Handshake(1, app, network, address, "grpc")
+
+
+# --- .devinfo reading ------------------------------------------------------------------------------------------
+
+_JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
+                          st.text(max_size=20))
+_JSON = st.recursive(_JSON_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                     max_leaves=12)
+_DEVINFO_KEYS = ["pid", "protocol", "protocolVersion", "addr", "network", "vitePort", "pluginId", "version",
+                 "startedAt", "processStartTime", "plugindevPid"]
+
+
+def _check_accepted(info: ExternalDevinfo, folder: str) -> None:
+    """What SPEC §5/§6 let a reader accept: pid > 0, an address, the folder's id, unix/tcp, grpc, a TCP port."""
+    assert isinstance(info.pid, int) and info.pid > 0
+    assert info.addr.strip() == info.addr and info.addr
+    assert info.plugin_id == folder
+    assert info.network in ("unix", "tcp") and info.protocol == "grpc"
+    assert 0 <= info.vite_port <= 65535
+
+
+def _read_or_reject(raw: bytes, folder: str) -> None:
+    try:
+        info = parse_devinfo(raw, folder)
+    except DevinfoRejected as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    _check_accepted(info, folder)
+
+
+@given(st.binary(max_size=300))
+@example(b'\xff\xfe{\x00"\x00')  # a UTF-16 byte order mark, then half a character
+def test_devinfo_from_any_bytes_is_read_or_rejected(raw: bytes) -> None:
+    _read_or_reject(raw, "hello-plugin")
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="devloop/external_devinfo.py catches ValueError from json.loads, not the RecursionError "
+                          "of JSON nested deeper than the decoder's limit")
+def test_devinfo_nested_too_deeply_is_rejected() -> None:
+    _read_or_reject(b"[" * 5000, "hello-plugin")
+
+
+@given(st.dictionaries(st.sampled_from(_DEVINFO_KEYS), _JSON, max_size=len(_DEVINFO_KEYS)),
+       st.sampled_from(["hello-plugin", "p"]))
+def test_devinfo_objects_are_accepted_only_when_the_spec_allows(data: dict[str, Any], folder: str) -> None:
+    try:
+        info = parse_devinfo(json.dumps(data).encode(), folder)
+    except DevinfoRejected:
+        return
+    _check_accepted(info, folder)
+
+
+@given(pid=st.integers(1, 2**22), app=st.integers(0, 99), network=st.sampled_from(["unix", "tcp"]),
+       vite_port=st.one_of(st.none(), st.integers(1, 65535)), start=st.one_of(st.none(), st.integers(0, 2**42)))
+def test_what_plugindev_writes_is_read_back(pid: int, app: int, network: str, vite_port: int | None,
+                                            start: int | None) -> None:
+    addr = "/tmp/plugin-1/plugin.sock" if network == "unix" else "127.0.0.1:40123"
+    written = DevInfo(pid=pid, protocol="grpc", protocolVersion=app, addr=addr, network=network,
+                      pluginId="hello-plugin", version="0.1.0", startedAt="2025-01-01T00:00:00Z",
+                      processStartTime=start, plugindevPid=1, vitePort=vite_port)
+    info = parse_devinfo(json.dumps(written.to_json()).encode(), "hello-plugin")
+    assert (info.pid, info.protocol_version, info.addr, info.network, info.vite_port, info.process_start_time) == (
+        pid, app, addr, network, vite_port or 0, start)
+
+
+# --- specifier -> shim file name -------------------------------------------------------------------------------
+
+_NAME = st.from_regex(r"[a-z0-9][a-z0-9._~-]{0,8}", fullmatch=True)
+_SUBPATH = st.from_regex(r"[A-Za-z0-9_~@+-][A-Za-z0-9._~@+-]{0,8}", fullmatch=True)
+# valid specifiers built the way _SPECIFIER reads them: optional @scope/, a package name, subpath segments
+_SPECIFIERS = st.builds(lambda scope, name, subpaths: "/".join([*scope, name, *subpaths]),
+                        st.lists(_NAME.map(lambda n: "@" + n), max_size=1), _NAME,
+                        st.lists(_SUBPATH, max_size=3)
+                        ).filter(lambda s: "/../" not in f"/{s}/" and "/./" not in f"/{s}/")
+
+
+def _flattened(spec: str) -> str:
+    """What the file name rule loses: `/` and `__` look the same afterwards."""
+    return spec.replace("/", "__")
+
+
+@given(st.lists(st.one_of(_SPECIFIERS, _SPECIFIERS.map(_flattened).filter(_SPECIFIER.fullmatch)), unique=True,
+                max_size=8))
+@example(["a/b", "a__b"])
+def test_shim_file_names_are_injective_or_the_collision_is_named(specs: list[str]) -> None:
+    for spec in specs:
+        check_specifier(spec, where="test")
+    collisions = {_flattened(s) for s in specs if sum(_flattened(o) == _flattened(s) for o in specs) > 1}
+    try:
+        mapping = shim_filenames(specs)
+    except PlugindevError as exc:
+        named = re.findall(r"'([^']+)'", str(exc))
+        assert len(named) == 2 and named[0] != named[1] and shim_filename(named[0]) == shim_filename(named[1])
+        assert collisions
+        return
+    assert not collisions
+    assert mapping == {s: shim_filename(s) for s in specs}  # stable: the same rule, whatever the order
+    assert len(set(mapping.values())) == len(specs)
+    for spec, name in mapping.items():
+        assert name.endswith(".mjs") and "/" not in name and name == shim_filename(spec)
+
+
+@given(_SPECIFIERS, _SPECIFIERS)
+def test_two_specifiers_share_a_file_only_in_the_documented_case(a: str, b: str) -> None:
+    if a != b and shim_filename(a) == shim_filename(b):
+        assert _flattened(a) == _flattened(b)
+
+
+# --- port allocation -------------------------------------------------------------------------------------------
+
+# A range of its own, away from the 15173-15272 of the Vite servers other tests and people run.
+_PORTS_BASE = 41_000
+
+
+def _hold(ports: list[int]) -> list[socket.socket]:
+    held = []
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((HOST, port))
+            sock.listen()
+        except OSError:
+            sock.close()
+            continue
+        held.append(sock)
+    return held
+
+
+@given(size=st.integers(1, 8), offset=st.integers(0, 200), taken=st.sets(st.integers(0, 9), max_size=8),
+       listening=st.sets(st.integers(0, 9), max_size=8))
+def test_allocate_port_never_returns_a_taken_port_or_one_outside_the_range(size: int, offset: int, taken: set[int],
+                                                                          listening: set[int]) -> None:
+    ports = range(_PORTS_BASE + offset, _PORTS_BASE + offset + size)
+    held = _hold([ports.start + i for i in listening])
+    try:
+        busy = {s.getsockname()[1] for s in held}
+        try:
+            port = allocate_port({ports.start + i for i in taken}, ports)
+        except PlugindevError:
+            assert all(p - ports.start in taken or not port_is_free(p) for p in ports)
+            return
+        assert port in ports and port - ports.start not in taken and port not in busy
+        assert all(p - ports.start in taken or not port_is_free(p) for p in ports if p < port)  # the first free
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["allocate", "release", "move", "steal", "free"]), st.integers(0, 7)),
+                max_size=25))
+def test_port_allocator_never_hands_out_another_plugins_port(operations: list[tuple[str, int]]) -> None:
+    """Plugins take, give back and move ports while outsiders start and stop listening on some of them."""
+    ports = range(_PORTS_BASE + 500, _PORTS_BASE + 506)
+    allocator = PortAllocator(ports)
+    owned: list[int] = []  # one port per plugin
+    outsiders: dict[int, socket.socket] = {}
+    try:
+        for op, n in operations:
+            if op == "allocate":
+                try:
+                    port = allocator.allocate()
+                except PlugindevError:
+                    continue
+                assert port in ports and port not in owned and port not in outsiders
+                owned.append(port)
+            elif op == "release" and owned:
+                allocator.release(owned.pop(n % len(owned)))
+            elif op == "move" and owned:
+                old = owned[n % len(owned)]
+                try:
+                    new = allocator.move(old)
+                except PlugindevError:
+                    continue
+                assert new in ports and new != old and new not in owned and new not in outsiders
+                owned[n % len(owned)] = new
+            elif op == "steal" and (port := ports.start + n % len(ports)) not in outsiders:
+                outsiders.update({s.getsockname()[1]: s for s in _hold([port])})
+            elif op == "free" and outsiders:
+                outsiders.pop(sorted(outsiders)[n % len(outsiders)]).close()
+            assert allocator.assigned == set(owned)
+    finally:
+        for sock in outsiders.values():
+            sock.close()
+
+
+# --- the rebuild scheduler -------------------------------------------------------------------------------------
+
+
+class _VirtualSelector(selectors.SelectSelector):
+    """An event loop selector that never waits: it moves a virtual clock forward by the timeout instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:
+            raise AssertionError("the scheduler waits forever: nothing is scheduled and nothing can wake it")
+        self.now += max(timeout, 0.0)
+        return []
+
+
+class _VirtualClockLoop(asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        self._virtual = _VirtualSelector()
+        super().__init__(self._virtual)
+
+    def time(self) -> float:
+        return self._virtual.now
+
+
+@dataclass
+class _Timeline:
+    saves: list[float] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    finished: list[float] = field(default_factory=list)  # builds that ran to the end
+    successes: list[float] = field(default_factory=list)  # on_success done
+    cancelled: int = 0
+    running: int = 0
+    most_at_once: int = 0
+
+
+async def _schedule(gaps_ms: list[int], build_ms: list[int], success_ms: list[int], quiet_ms: int) -> _Timeline:
+    loop = asyncio.get_running_loop()
+    timeline = _Timeline()
+    trigger, stop = asyncio.Event(), asyncio.Event()
+
+    async def saves() -> AsyncIterator[set[str]]:
+        for gap in gaps_ms:
+            await asyncio.sleep(gap / 1000)
+            timeline.saves.append(loop.time())
+            yield {"pkg/main.go"}
+        await stop.wait()  # a watcher ends only when told to
+
+    async def build() -> bool:
+        timeline.running += 1
+        timeline.most_at_once = max(timeline.most_at_once, timeline.running)
+        timeline.starts.append(loop.time())
+        try:
+            await asyncio.sleep(build_ms[len(timeline.starts) % len(build_ms)] / 1000)
+        finally:
+            timeline.running -= 1
+        timeline.finished.append(loop.time())
+        return True
+
+    async def on_success() -> None:
+        await asyncio.sleep(success_ms[len(timeline.successes) % len(success_ms)] / 1000)
+        timeline.successes.append(loop.time())
+
+    def on_cancelled() -> None:
+        timeline.cancelled += 1
+
+    async def driver() -> None:
+        # after the last save: its quiet period, one follow-up still running, one build, its follow-up
+        await asyncio.sleep((sum(gaps_ms) + quiet_ms + 2 * max(success_ms) + max(build_ms)) / 1000 + 1)
+        stop.set()
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(trailing_debounce(saves(), quiet_ms / 1000, trigger))
+        group.create_task(rebuild_loop(trigger, stop, build, on_success, on_cancelled))
+        group.create_task(driver())
+    return timeline
+
+
+QUIET_MS = 20
+# gaps between saves: never within 2 ms of the quiet period, so which side of it a save falls is clear
+_GAPS = st.integers(0, 80).filter(lambda ms: abs(ms - QUIET_MS) > 2)
+
+
+@given(gaps=st.lists(_GAPS, min_size=1, max_size=12), build_ms=st.lists(st.integers(1, 120), min_size=1, max_size=5),
+       success_ms=st.lists(st.integers(0, 40), min_size=1, max_size=3))
+def test_rebuild_scheduler_one_build_at_a_time_and_one_after_the_last_save(gaps: list[int], build_ms: list[int],
+                                                                           success_ms: list[int]) -> None:
+    with asyncio.Runner(loop_factory=_VirtualClockLoop) as runner:
+        timeline = runner.run(_schedule(gaps, build_ms, success_ms, QUIET_MS))
+    quiet = QUIET_MS / 1000
+    # the end of each burst of saves: the moment its quiet period is over
+    quiet_ends = [t + quiet for t, later in zip(timeline.saves, [*timeline.saves[1:], None], strict=True)
+                  if later is None or later - t > quiet]
+    assert timeline.most_at_once == 1
+    # every build starts once a quiet period is over, and no two builds start for the same quiet period
+    causes = [max(e for e in quiet_ends if e <= start + 1e-9) for start in timeline.starts]
+    assert len(set(causes)) == len(causes)
+    # the last save is always built, to the end, after it
+    last_start = timeline.starts[-1]
+    assert last_start >= timeline.saves[-1] + quiet - 1e-9
+    assert timeline.finished and timeline.finished[-1] >= last_start
+    assert timeline.successes and timeline.successes[-1] >= timeline.finished[-1]
+    assert len(timeline.starts) == len(timeline.finished) + timeline.cancelled
+
+
+# --- plugin.yaml validation ------------------------------------------------------------------------------------
+
+_YAML_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12), st.dates(),
+              st.sampled_from([*CAPABILITIES, "hello-plugin", "1.2.3", "0.1.0-rc.1", "../x"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=10)
+_MANIFEST_KEYS = st.sampled_from(["id", "version", "name", "capabilities", "author", "tags", "theme",
+                                  "schema_version", "maintainers", "icon", "unknown"])
+
+
+def _validate_bytes(plugin_yaml: bytes, extra: dict[str, bytes] | None = None) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        plugin = Path(folder)
+        (plugin / "plugin.yaml").write_bytes(plugin_yaml)
+        for rel, content in (extra or {}).items():
+            (plugin / rel).parent.mkdir(parents=True, exist_ok=True)
+            (plugin / rel).write_bytes(content)
+        manifest, problems = read_manifest(plugin / "plugin.yaml")
+        assert manifest is not None or problems
+        for problem in validate_plugin(plugin):
+            assert problem.message and "\n" not in str(problem)
+
+
+@given(st.binary(max_size=200))
+@example(b"id: caf\xe9\n")
+@example(b"id: a\nreleased: 2020-13-45\n")
+@example(b"version: !!float x\n")
+@example(b"a: " + b"[" * 1200)  # deeper than Python's recursion limit
+@example(b"\x00")  # PyYAML's reader error spans two lines
+def test_plugin_yaml_from_any_bytes_never_crashes_validation(raw: bytes) -> None:
+    _validate_bytes(raw)
+
+
+@given(st.dictionaries(_MANIFEST_KEYS, _YAML_VALUES, max_size=8), st.binary(max_size=60), st.binary(max_size=60))
+def test_plugin_yaml_of_any_shape_never_crashes_validation(data: dict[str, Any], package_json: bytes,
+                                                           main_go: bytes) -> None:
+    try:
+        text = yaml.safe_dump(data)
+    except yaml.YAMLError:
+        assume(False)
+    _validate_bytes(text.encode(), {"ui/package.json": package_json, "pkg/main.go": main_go,
+                                    "ui/src/entry.ts": b"export const plugin = 1;\n"})
+
+
+@pytest.mark.parametrize("profile", ["ci"])
+def test_the_ci_profile_is_reproducible(profile: str) -> None:
+    assert settings.get_profile(profile).derandomize and settings.get_profile(profile).database is None
