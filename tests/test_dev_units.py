@@ -93,9 +93,14 @@ def test_repeated_plugin_lines_fold_apart_from_times_and_durations() -> None:
         ("build/bin/x.go", False), ("vendor/a/a.go", False), ("pkg/testdata/t.go", False),
         (".git/x.go", False), ("pkg/.hidden/x.go", False), ("node_modules/x.go", False),
         ("plugin.yaml", True), ("pkg/plugin.yaml", False), ("ui/plugin.yaml", False),
+        ("pkg/sub", True), ("pkg/gone", True),  # a package folder (made below), and one just renamed away
+        ("ui/node_modules/x", False), ("build", False), (".git/objects", False), ("pkg/notes.txt", False),
     ],
 )
 def test_go_file_filter(tmp_path: Path, rel: str, watched: bool) -> None:
+    for folder in ("pkg/sub", "ui/node_modules/x", "build", ".git/objects"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "pkg/notes.txt").write_text("not Go\n")
     assert GoFileFilter([tmp_path])(None, str(tmp_path / rel)) is watched
 
 

@@ -350,6 +350,8 @@ def test_a_new_directory_is_watched_too(testplugin: Path, state_root: Path) -> N
         extra = testplugin / "pkg" / "helpers"
         extra.mkdir()
         time.sleep(0.3)  # the watcher learns of the new folder
+        run.wait_status(ready, 30, "ready after the new folder's build", after=len(run.statuses()) - 1)
+        builds = _builds(run)
         (extra / "helpers.go").write_text("package helpers\n\nconst Answer = 42\n")
         run.wait_for(lambda r: _builds(r) == builds + 1, 20, "a build after a file in a new folder")
         (testplugin / "pkg" / "notes.txt").write_text("not Go\n")
@@ -357,6 +359,19 @@ def test_a_new_directory_is_watched_too(testplugin: Path, state_root: Path) -> N
         (testplugin / "build" / "ignored.go").write_text("package ignored\n")
         time.sleep(1.0)
         assert _builds(run) == builds + 1  # neither a non-Go file nor build/ output triggers one
+
+
+def test_renaming_pkg_away_and_back_rebuilds_each_time(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        (testplugin / "pkg").rename(testplugin / "pkg.away")
+        gone = run.wait_status(lambda s: s["goStatus"] == "error", 30, "the missing package reported",
+                               after=len(run.statuses()) - 1)
+        assert "pkg/main.go" in gone["lastError"] and is_alive(first["pid"])  # the old one keeps serving
+        (testplugin / "pkg.away").rename(testplugin / "pkg")
+        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        run.wait_status(ready, 30, "ready again", after=len(run.statuses()) - 1)
 
 
 def test_the_example_runs_from_a_fresh_copy(tmp_path: Path, state_root: Path) -> None:

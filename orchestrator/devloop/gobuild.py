@@ -81,7 +81,8 @@ def _go_work_uses(work: Path) -> list[Path]:
 
 
 class GoFileFilter:
-    """watchfiles filter: Go sources and module files, outside UI, build output, vendor and dot-dirs."""
+    """watchfiles filter: Go sources and module files, and folders (a package renamed away and back brings no
+    file event of its own), outside UI, build output, vendor and dot-dirs."""
 
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = [r.resolve() for r in roots]
@@ -90,12 +91,13 @@ class GoFileFilter:
         file = Path(path)
         if file.name == MANIFEST:
             return file.parent == self.roots[0]
-        if not (file.suffix == ".go" or file.name in WATCHED_NAMES):
+        folder = file.is_dir() or (not file.suffix and not file.exists())  # a folder, or one that just went
+        if not (folder or file.suffix == ".go" or file.name in WATCHED_NAMES):
             return False
         for root in self.roots:
             if file.is_relative_to(root):
-                parts = file.relative_to(root).parts[:-1]
-                return not any(p in IGNORED_DIRS or p.startswith(".") for p in parts)
+                parts = file.relative_to(root).parts
+                return not any(p in IGNORED_DIRS or p.startswith(".") for p in (parts if folder else parts[:-1]))
         return True
 
 
