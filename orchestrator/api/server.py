@@ -25,6 +25,8 @@ from orchestrator.common.process import is_alive, start_time
 from orchestrator.devloop.events import Event, LogEntry
 from orchestrator.devloop.manager import DevManager
 from orchestrator.devloop.state import HOST, DevState
+from orchestrator.web import auth
+from orchestrator.web.routes import add_web_routes
 
 HEARTBEAT = 15.0  # seconds between comments on an idle event stream, so proxies and clients keep it open
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -150,15 +152,21 @@ class Api:
         origin = request.headers.get("Origin")
         if origin is not None and origin not in {f"http://{host}" for host in hosts}:
             return _error(403, f"requests from {origin} are refused; the API serves local tools only")
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        authorised, by_url = auth.presented_token(request, self.token, self.port)
+        if not authorised:
+            if auth.wants_page(request):
+                return auth.unauthorized_page()
             return _error(401, "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
                                "from <state root>/plugindev/api.json")
         try:
-            return await handler(request)
+            response = await handler(request)
         except UnknownPlugin as exc:
             return _error(404, str(exc))
         except PlugindevError as exc:
             return _error(400, str(exc))
+        if by_url and not response.prepared:  # a page opened from the printed URL: the cookie from now on
+            auth.remember(response, self.token, self.port)
+        return response
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard])
@@ -172,6 +180,7 @@ class Api:
             web.get("/api/plugins/{id}/external", self.external_devinfo),
             web.get("/api/events", self.events),
         ])
+        add_web_routes(app, self)
         return app
 
 

@@ -1,0 +1,1 @@
+"""The browser side of the control API: the dashboard (`/`) and the preview host (`/preview/<id>`)."""

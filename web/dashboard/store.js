@@ -1,0 +1,75 @@
+// What the dashboard knows: each plugin's state, its kept log entries (5000, as the server keeps), its last build
+// errors, and the stream's connection. Changes are batched into one notification per animation frame, so a
+// burst of events (the replay of 10 × 5000 log lines) renders once per frame, not once per line.
+
+export const LOG_CAPACITY = 5000;
+const LOG_EVENT = 'plugin/devserver/log';
+const STATUS_EVENT = 'plugin/devserver/status';
+const ERROR_EVENT = 'plugin/devserver/error';
+export const EVENT_NAMES = [STATUS_EVENT, LOG_EVENT, ERROR_EVENT];
+
+export class Store {
+  constructor() {
+    this.plugins = new Map(); // id -> state JSON
+    this.logs = new Map(); // id -> { entries: [], version }
+    this.errors = new Map(); // id -> [{file, line, column, message, severity}]
+    this.connection = 'connecting'; // connecting | live | reconnecting | restarted
+    this.version = 0;
+    this.listeners = new Set();
+    this.scheduled = false;
+  }
+
+  subscribe(listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  changed() {
+    this.version += 1;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.listeners.forEach((listener) => listener(this.version));
+    });
+  }
+
+  setStates(states) {
+    for (const state of states) this.plugins.set(state.pluginID, state);
+    this.changed();
+  }
+
+  setConnection(connection) {
+    if (this.connection === connection) return;
+    this.connection = connection;
+    this.changed();
+  }
+
+  handle(name, data) {
+    if (name === STATUS_EVENT) this.status(data);
+    else if (name === LOG_EVENT) data.forEach((entry) => this.log(entry));
+    else if (name === ERROR_EVENT) this.errors.set(data.pluginID, data.errors);
+    this.changed();
+  }
+
+  status(state) {
+    this.plugins.set(state.pluginID, state);
+    if (state.goStatus === 'ready' && !state.lastError) this.errors.delete(state.pluginID); // a good build
+  }
+
+  log(entry) {
+    let kept = this.logs.get(entry.pluginID);
+    if (!kept) this.logs.set(entry.pluginID, (kept = { entries: [], version: 0 }));
+    kept.entries.push(entry);
+    // trim in steps, not one shift per line: amortised O(1) while following a busy log
+    if (kept.entries.length > LOG_CAPACITY + 500) kept.entries.splice(0, kept.entries.length - LOG_CAPACITY);
+    kept.version += 1;
+  }
+
+  logsOf(id) {
+    const kept = this.logs.get(id);
+    if (!kept) return { entries: [], version: 0 };
+    if (kept.entries.length > LOG_CAPACITY) kept.entries.splice(0, kept.entries.length - LOG_CAPACITY);
+    return kept;
+  }
+}

@@ -1,0 +1,52 @@
+// The event stream, kept open. While plugindev is away the browser's EventSource retries by itself and sends
+// Last-Event-ID, so the server resumes after the last event seen. If the answer is not a stream any more (the
+// cookie's token is not the running plugindev's: it restarted with a new one), the page says so instead of
+// retrying forever.
+import { EVENT_NAMES } from './store.js';
+
+const RETRY_MS = 1000;
+
+export function follow(store) {
+  let lastId = 0;
+  let source = null;
+
+  function open() {
+    // a new EventSource starts without Last-Event-ID: the query says where to resume
+    source = new EventSource(lastId ? `/api/events?lastEventId=${lastId}` : '/api/events');
+    source.onopen = () => store.setConnection('live');
+    source.onerror = () => {
+      if (source.readyState === EventSource.CONNECTING) {
+        store.setConnection('reconnecting');
+        return;
+      }
+      source.close();
+      whyClosed();
+    };
+    for (const name of EVENT_NAMES) {
+      source.addEventListener(name, (event) => {
+        const id = Number(event.lastEventId);
+        if (id <= lastId) return; // already seen (a replay overlapping what came live)
+        lastId = id;
+        store.handle(name, JSON.parse(event.data));
+      });
+    }
+  }
+
+  async function whyClosed() {
+    try {
+      const response = await fetch('/api/plugins', { credentials: 'same-origin' });
+      if (response.status === 401) {
+        store.setConnection('restarted');
+        return;
+      }
+      if (response.ok) store.setStates(await response.json());
+    } catch {
+      // not answering yet: try again
+    }
+    store.setConnection('reconnecting');
+    setTimeout(open, RETRY_MS);
+  }
+
+  open();
+  return () => source?.close();
+}

@@ -1,0 +1,1 @@
+import{c as o}from"./chunk-GHEHI6DL.js";import"./chunk-MKMK4HZW.js";import"./chunk-XZR6467T.js";import"./chunk-7GWJHODM.js";import"./chunk-VGMQI632.js";import"./chunk-KZCGRCLE.js";import"./chunk-HISZGWXV.js";import"./chunk-PGCGIO6N.js";import"./chunk-5RGDUWPY.js";import"./chunk-SPB7MIZB.js";export{o as ns};

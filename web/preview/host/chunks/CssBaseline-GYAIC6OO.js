@@ -1,0 +1,1 @@
+import{d as o}from"./chunk-RNFJ23JA.js";import"./chunk-MYHXFK4L.js";import"./chunk-UCAOJE4Y.js";import"./chunk-GDZV55YO.js";import"./chunk-7GWJHODM.js";import"./chunk-VGMQI632.js";import"./chunk-KZCGRCLE.js";import"./chunk-HISZGWXV.js";import"./chunk-PGCGIO6N.js";import"./chunk-5RGDUWPY.js";import"./chunk-SPB7MIZB.js";export{o as ns};

@@ -1,0 +1,1 @@
+import{b as o}from"./chunk-UCAOJE4Y.js";import"./chunk-VGMQI632.js";import"./chunk-KZCGRCLE.js";import"./chunk-HISZGWXV.js";import"./chunk-PGCGIO6N.js";import"./chunk-5RGDUWPY.js";import"./chunk-SPB7MIZB.js";export{o as ns};

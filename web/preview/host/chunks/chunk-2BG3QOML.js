@@ -1,0 +1,1 @@
+import{a as o}from"./chunk-SPB7MIZB.js";function e(l,n){let s=n?{...n.propTypes}:null;return o(u=>(r,t,y,d,f,...a)=>{let c=f||t,p=s?.[c];if(p){let i=p(r,t,y,d,f,...a);if(i)return i}return typeof r[t]<"u"&&!r[u]?new Error(`The prop \`${c}\` of \`${l}\` can only be used together with the \`${u}\` prop.`):null},"requireProp")}o(e,"requirePropFactory");var $=e;export{$ as a};

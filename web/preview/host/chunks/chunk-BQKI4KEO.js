@@ -1,0 +1,1 @@
+import{a as r}from"./chunk-SPB7MIZB.js";function a(e){return typeof e.main=="string"}r(a,"hasCorrectMainProperty");function f(e,t=[]){if(!a(e))return!1;for(let n of t)if(!e.hasOwnProperty(n)||typeof e[n]!="string")return!1;return!0}r(f,"checkSimplePaletteColorValues");function i(e=[]){return([,t])=>t&&f(t,e)}r(i,"createSimplePaletteValueFilter");export{i as a};

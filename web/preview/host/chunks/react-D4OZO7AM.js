@@ -1,0 +1,1 @@
+import{p as o}from"./chunk-PGCGIO6N.js";import"./chunk-5RGDUWPY.js";import"./chunk-SPB7MIZB.js";export{o as ns};

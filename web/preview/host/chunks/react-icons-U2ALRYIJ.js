@@ -1,0 +1,1 @@
+import{a as e,b as f,c as m,d as p,e as s}from"./chunk-LM5DG3UZ.js";import"./chunk-5RGDUWPY.js";import{d as r}from"./chunk-SPB7MIZB.js";var o={};r(o,{DefaultContext:()=>f,GenIcon:()=>p,IconBase:()=>s,IconContext:()=>m,IconsManifest:()=>e});export{o as ns};
