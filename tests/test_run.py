@@ -501,3 +501,39 @@ def test_a_second_run_of_the_same_plugin_is_refused_and_leaves_the_first_alone(t
         with running([str(testplugin)], env) as third:
             third.wait_status(ready, START, "the third run ready")
             assert not is_alive(info["pid"])
+
+
+def test_a_stopped_plugin_is_unadvertised_and_comes_back_on_sigcont(testplugin: Path, state_root: Path) -> None:
+    with running([str(testplugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+        os.kill(info["pid"], signal.SIGSTOP)
+        try:
+            down = run.wait_status(lambda s: not s["grpcConnected"], 20, "the health check failing",
+                                   after=len(run.statuses()) - 1)
+            assert down["goStatus"] == "error" and devinfo(state_root, "testplugin") is None
+        finally:
+            os.kill(info["pid"], signal.SIGCONT)
+        run.wait_status(ready, 20, "healthy again", after=len(run.statuses()) - 1)
+        again = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo again")
+        assert again["pid"] == info["pid"]  # the same process, advertised again
+
+
+def test_kill_9_during_a_build_leaves_nothing_for_the_next_run(testplugin: Path, state_root: Path,
+                                                               tmp_path: Path) -> None:
+    log, go = tmp_path / "builds.log", tmp_path / "slow-go"
+    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=30))
+    go.chmod(0o755)
+    env = run_env(state_root)
+    with running([str(testplugin), "--go", str(go)], env) as run:
+        (build,) = run.wait_for(lambda _: [g for g in recorded_groups(state_root) if g["kind"] == "go-build"], 30,
+                                "the build recorded")
+        os.kill(run.process.pid, signal.SIGKILL)
+        run.process.wait(10)
+        assert group_alive(build["pgid"])  # the slow build outlived plugindev
+        with running([str(testplugin)], env) as second:
+            second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system" and
+                                       "ended leftover go-build" in e["data"]["message"]], 30, "the build ended")
+            assert not group_alive(build["pgid"])
+            second.wait_status(ready, START, "the next run ready")
