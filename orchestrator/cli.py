@@ -33,6 +33,10 @@ class _Group(click.Group):
         except UsageError as exc:
             click.echo(f"plugindev: usage error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
+        except click.UsageError as exc:  # click's own (a missing argument, a bad option value): one line too
+            where = exc.ctx.command_path if exc.ctx else "plugindev"
+            click.echo(f"plugindev: usage error: {exc.format_message()} (see `{where} --help`)", err=True)
+            ctx.exit(EXIT_USAGE)
         except PlugindevError as exc:
             click.echo(f"plugindev: error: {exc}", err=True)
             ctx.exit(EXIT_FAILURE)

@@ -29,6 +29,7 @@ from orchestrator.devloop.external_devinfo import (
     rejected_state,
 )
 from orchestrator.devloop.printer import Printer
+from orchestrator.devloop.registry import check_state_root
 from orchestrator.devloop.state import DevState, SessionStopped, apply_change, now_rfc3339
 
 
@@ -249,6 +250,7 @@ class ExternalMonitor:
 
 async def watch_external(state_root: Path, printer: Printer) -> None:
     """`plugindev watch-external`: the monitor alone, its events printed, until SIGINT/SIGTERM."""
+    check_state_root(state_root)
     bus = EventBus()
     monitor = ExternalMonitor(state_root, bus)
     printer.show_plugin = True
