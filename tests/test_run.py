@@ -162,12 +162,18 @@ exit $status
 """
 
 
+def _logging_go(tmp_path: Path, delay: float) -> tuple[Path, Path]:
+    """A `go` that waits `delay` s before each build and logs starts, ends and any overlap: (it, its log)."""
+    log, go = tmp_path / "builds.log", tmp_path / "logging-go"
+    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=delay))
+    go.chmod(0o755)
+    return go, log
+
+
 def test_a_save_during_a_slow_build_cancels_it_and_builds_once_more(testplugin: Path, state_root: Path,
                                                                    tmp_path: Path) -> None:
-    log, go = tmp_path / "builds.log", tmp_path / "slow-go"
-    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
-    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=1.5))
-    go.chmod(0o755)
+    go, log = _logging_go(tmp_path, 1.5)
     with running([str(testplugin), "--go", str(go)], run_env(state_root)) as run:
         run.wait_status(ready, START, "the plugin ready")
         first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
@@ -189,10 +195,7 @@ def test_with_the_default_quiet_period_a_burst_ends_in_one_finished_build_after_
         testplugin: Path, state_root: Path, tmp_path: Path) -> None:
     # the first save starts a build at once (after a ~25 ms quiet period); each later save cancels the build
     # under way and starts another: many starts, never two at once, one finished build, the last save's
-    log, go = tmp_path / "builds.log", tmp_path / "logging-go"
-    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
-    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=0))
-    go.chmod(0o755)
+    go, log = _logging_go(tmp_path, 0)
     with running([str(testplugin), "--go", str(go)], run_env(state_root)) as run:
         run.wait_status(ready, START, "the plugin ready")
         first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
@@ -521,10 +524,7 @@ def test_a_stopped_plugin_is_unadvertised_and_comes_back_on_sigcont(testplugin: 
 
 def test_kill_9_during_a_build_leaves_nothing_for_the_next_run(testplugin: Path, state_root: Path,
                                                                tmp_path: Path) -> None:
-    log, go = tmp_path / "builds.log", tmp_path / "slow-go"
-    real_go = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
-    go.write_text(SLOW_GO.format(lock=tmp_path / "go.lock", log=log, go=f"{real_go}/bin/go", delay=30))
-    go.chmod(0o755)
+    go, _ = _logging_go(tmp_path, 30)
     env = run_env(state_root)
     with running([str(testplugin), "--go", str(go)], env) as run:
         (build,) = run.wait_for(lambda _: [g for g in recorded_groups(state_root) if g["kind"] == "go-build"], 30,
