@@ -104,6 +104,8 @@ def test_the_event_stream_shows_a_rebuild_and_resumes_without_loss(tmp_path: Pat
         ready = stream.next_event(lambda e: e.name == "plugin/devserver/status" and _ready(e.data) and
                                   e.data["lastBuildDuration"] > 0)
         assert building.id < built.id < ready.id
+        same = [e for e in run.events if e.get("id") == ready.id]  # `run --json` carries the very same events
+        assert [(e["event"], e["data"]) for e in same] == [(ready.name, ready.data)]
         assert set(ready.data) >= {"pluginID", "mode", "devPath", "vitePort", "viteURL", "viteStatus", "goStatus",
                                    "lastBuildDuration", "lastBuildTime", "lastError", "grpcConnected"}
         stream.close()
@@ -180,3 +182,4 @@ def test_a_plugin_run_by_hand_shows_up_as_external(tmp_path: Path, plugin: Path)
         while api.call("GET", "/api/plugins/testplugin")[0] != 404:  # its .devinfo went: it left the list
             assert time.monotonic() < deadline, "the external plugin is still listed"
             time.sleep(0.05)
+
