@@ -25,6 +25,8 @@ def test_an_idle_stream_gets_heartbeats(tmp_path: Path, monkeypatch: pytest.Monk
             api.port = client.port or 0
             response = await client.get("/api/events", headers={"Authorization": f"Bearer {api.token}"})
             assert response.status == 200
-            return await asyncio.wait_for(response.content.readline(), 5)
+            line = await asyncio.wait_for(response.content.readline(), 5)
+            response.close()  # a client that leaves: the stream ends at its next write
+            return line
 
     assert asyncio.run(scenario()) == b": heartbeat\n"
