@@ -80,6 +80,8 @@ def parse_devinfo(raw: bytes, folder: str) -> ExternalDevinfo:
         data = json.loads(raw)
     except ValueError as exc:  # UnicodeDecodeError is one too
         raise DevinfoRejected(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DevinfoRejected("not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise DevinfoRejected(f"not a JSON object but {type(data).__name__}")
     pid = _integer(data, "pid", None)

@@ -39,7 +39,8 @@ def parse_handshake(line: str) -> Handshake:
     if not 5 <= len(fields) <= 7:
         raise HandshakeError(f"not a go-plugin handshake line (want CORE|APP|NETWORK|ADDR|PROTOCOL): {shown}")
     core, app, network, address, protocol = fields[:5]
-    if not (core.isdigit() and app.isdigit()):
+    # ASCII digits only: "²" is a digit to str.isdigit(), and int() refuses it
+    if not (core.isascii() and core.isdecimal() and app.isascii() and app.isdecimal()):
         raise HandshakeError(f"go-plugin handshake {shown}: protocol versions must be numbers")
     if int(core) != 1:
         raise HandshakeError(f"go-plugin handshake {shown}: core protocol {core}, plugindev speaks 1 "
@@ -56,7 +57,7 @@ def parse_handshake(line: str) -> Handshake:
 def looks_like_handshake(line: str) -> bool:
     """Lines a plugin prints before serving are output; a `<number>|…` line is its (maybe bad) handshake."""
     first = strip_ansi(line).strip().split("|", 1)
-    return len(first) == 2 and first[0].isdigit()
+    return len(first) == 2 and first[0].isascii() and first[0].isdecimal()
 
 
 def proto_fields(message: bytes) -> dict[int, int | bytes]:
