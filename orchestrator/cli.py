@@ -10,13 +10,16 @@ import json
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from orchestrator import __version__
 from orchestrator.common.errors import PlugindevError, UsageError
 from orchestrator.devloop.context import RunOptions
+
+if TYPE_CHECKING:
+    from orchestrator.release.build import Release
 
 T = TypeVar("T")
 
@@ -344,3 +347,71 @@ def doctor(directory: Path | None, as_json: bool) -> None:
         click.echo(summary(results))
     if failed:
         sys.exit(EXIT_FAILURE)
+
+
+def release_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `build`, `install` and `package` share."""
+    for option in reversed([
+        click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True),
+                       default=Path(".")),
+        click.option("--go", "go_path", metavar="PATH",
+                     help="The go binary (default: $PLUGINDEV_GO, PATH, $GOROOT/bin)."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _build_release(ctx: click.Context, directory: Path, platform: str | None, go_path: str | None) -> Release:
+    from orchestrator.release.build import build_release
+    from orchestrator.release.platforms import parse_platform
+
+    release = run_async(lambda: build_release(directory, parse_platform(platform), go=go_path,
+                                              verbose=is_verbose(ctx)))
+    timings = [f"go {release.go_seconds:.1f} s" if release.manifest.has_backend else "",
+               f"ui {release.ui_seconds:.1f} s" if release.manifest.has_ui else ""]
+    click.echo(f"built {release.manifest.id} {release.manifest.version} for {release.platform} in "
+               f"{release.folder} ({', '.join(t for t in timings if t)})")
+    return release
+
+
+@main.command()
+@release_options
+@click.option("--platform", metavar="OS/ARCH", help="linux, darwin or windows / amd64 or arm64 (default: this one).")
+@verbose_option
+@click.pass_context
+def build(ctx: click.Context, directory: Path, go_path: str | None, platform: str | None) -> None:
+    """Production build into DIRECTORY/build/release/<os>-<arch>/: go build -trimpath with plugin.yaml's version,
+    vite build to the SystemJS entry."""
+    _build_release(ctx, directory, platform, go_path)
+
+
+@main.command()
+@release_options
+@verbose_option
+@click.pass_context
+def install(ctx: click.Context, directory: Path, go_path: str | None) -> None:
+    """Build the plugin for this machine and install it into the Omniview state root, whole or not at all."""
+    from orchestrator.common.paths import state_root
+    from orchestrator.release.install import install_release
+
+    release = _build_release(ctx, directory, None, go_path)
+    target = install_release(release.folder, release.manifest.id, state_root())
+    click.echo(f"installed {release.manifest.id} {release.manifest.version} into {target}")
+
+
+@main.command()
+@release_options
+@click.option("--platform", metavar="OS/ARCH", help="linux, darwin or windows / amd64 or arm64 (default: this one).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="The .tar.gz to write (default: DIRECTORY/dist/<id>-<version>-<os>-<arch>.tar.gz).")
+@verbose_option
+@click.pass_context
+def package(ctx: click.Context, directory: Path, go_path: str | None, platform: str | None,
+            output: Path | None) -> None:
+    """Build the plugin for a platform and write the reproducible .tar.gz that Omniview installs."""
+    from orchestrator.release.package import default_package_path, write_package
+
+    release = _build_release(ctx, directory, platform, go_path)
+    out = write_package(release.folder, output or default_package_path(directory, release.manifest,
+                                                                       release.platform))
+    click.echo(f"packaged {out} ({out.stat().st_size / 1e6:.1f} MB)")
