@@ -38,11 +38,11 @@ CHIP_RECORDER = """() => {
   const record = () => {
     for (const card of document.querySelectorAll('[data-testid=card]')) {
       const status = card.dataset.status, id = card.dataset.plugin;
-      if (seen.get(id) !== status) { seen.set(id, status); window.__chips.push([id, status, performance.now()]); }
+      if (seen.get(id) !== status) { seen.set(id, status); window.__chips.push([id, status, Date.now()]); }
     }
   };
   new MutationObserver(record).observe(document.body, { subtree: true, attributes: true, childList: true });
   record();
   return true;
 }"""
-"""Records every status a card shows, with the time it showed it (window.__chips: [id, status, ms])."""
+"""Records every status a card shows, with the wall-clock time it showed it (window.__chips: [id, status, ms])."""
