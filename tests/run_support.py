@@ -17,6 +17,8 @@ from typing import Any
 
 import psutil
 
+from orchestrator.common.process import is_alive
+
 Event = dict[str, Any]
 
 
@@ -116,6 +118,16 @@ def devinfo(state_root: Path, plugin_id: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data
+
+
+def gone(pid: int, timeout: float = 10.0) -> bool:
+    """Whether `pid` has exited within `timeout`: a replaced plugin stops just after its successor serves."""
+    deadline = time.monotonic() + timeout
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def processes(*, exe: str | None = None, cwd: str | None = None) -> list[int]:
