@@ -1,7 +1,7 @@
 // One plugin's log: filters (source, lowest level, text), follow/pause, and a virtualised list: only the rows in
 // view (plus a few) are in the DOM, whatever the number of kept entries, so scrolling 5000 lines stays smooth.
 import { h } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 
 const html = htm.bind(h);
@@ -16,6 +16,22 @@ export function matches(entry, { source, level, text }) {
     && (!text || entry.message.toLowerCase().includes(text));
 }
 
+/** The entries that pass the filter; while only new lines arrive, only those are checked (a frame's worth). */
+function useFiltered(logs, filter) {
+  const cache = useRef(null);
+  const key = `${filter.source}\n${filter.level}\n${filter.text}`;
+  let last = cache.current;
+  if (!last || last.key !== key || last.entries !== logs.entries || last.dropped !== logs.dropped) {
+    last = cache.current = { key, entries: logs.entries, dropped: logs.dropped, checked: 0, shown: [] };
+  }
+  if (last.checked < logs.entries.length) {
+    const added = logs.entries.slice(last.checked).filter((entry) => matches(entry, filter));
+    if (added.length) last.shown = last.shown.concat(added); // a new array: effects see the change
+    last.checked = logs.entries.length;
+  }
+  return last.shown;
+}
+
 export function LogView({ logs }) {
   const [source, setSource] = useState('all');
   const [level, setLevel] = useState('debug');
@@ -26,8 +42,7 @@ export function LogView({ logs }) {
   const box = useRef(null);
 
   const text = search.trim().toLowerCase();
-  const shown = useMemo(() => logs.entries.filter((e) => matches(e, { source, level, text })),
-    [logs.entries, logs.version, source, level, text]);
+  const shown = useFiltered(logs, { source, level, text });
 
   useEffect(() => {
     const element = box.current;

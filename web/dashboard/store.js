@@ -1,8 +1,10 @@
 // What the dashboard knows: each plugin's state, its kept log entries (5000, as the server keeps), its last build
-// errors, and the stream's connection. Changes are batched into one notification per animation frame, so a
-// burst of events (the replay of 10 × 5000 log lines) renders once per frame, not once per line.
+// errors, and the stream's connection. Changes are batched: a state change renders in the next animation frame,
+// new log lines alone at most every LOG_RENDER_MS, so a burst (the replay of 10 × 5000 lines, or plugins that
+// log a thousand lines a second) leaves most frames free instead of re-rendering every frame.
 
 export const LOG_CAPACITY = 5000;
+const LOG_RENDER_MS = 100;
 const LOG_EVENT = 'plugin/devserver/log';
 const STATUS_EVENT = 'plugin/devserver/status';
 const ERROR_EVENT = 'plugin/devserver/error';
@@ -17,6 +19,7 @@ export class Store {
     this.version = 0;
     this.listeners = new Set();
     this.scheduled = false;
+    this.logTimer = null;
   }
 
   subscribe(listener) {
@@ -28,10 +31,20 @@ export class Store {
     this.version += 1;
     if (this.scheduled) return;
     this.scheduled = true;
-    requestAnimationFrame(() => {
-      this.scheduled = false;
-      this.listeners.forEach((listener) => listener(this.version));
-    });
+    requestAnimationFrame(() => this.notify());
+  }
+
+  logsChanged() {
+    this.version += 1;
+    if (this.scheduled || this.logTimer !== null) return;
+    this.logTimer = setTimeout(() => this.changed(), LOG_RENDER_MS);
+  }
+
+  notify() {
+    this.scheduled = false;
+    clearTimeout(this.logTimer);
+    this.logTimer = null;
+    this.listeners.forEach((listener) => listener(this.version));
   }
 
   setStates(states) {
@@ -46,8 +59,12 @@ export class Store {
   }
 
   handle(name, data) {
+    if (name === LOG_EVENT) {
+      data.forEach((entry) => this.log(entry));
+      this.logsChanged();
+      return;
+    }
     if (name === STATUS_EVENT) this.status(data);
-    else if (name === LOG_EVENT) data.forEach((entry) => this.log(entry));
     else if (name === ERROR_EVENT) this.errors.set(data.pluginID, data.errors);
     this.changed();
   }
@@ -59,17 +76,23 @@ export class Store {
 
   log(entry) {
     let kept = this.logs.get(entry.pluginID);
-    if (!kept) this.logs.set(entry.pluginID, (kept = { entries: [], version: 0 }));
+    if (!kept) this.logs.set(entry.pluginID, (kept = { entries: [], version: 0, dropped: 0 }));
     kept.entries.push(entry);
     // trim in steps, not one shift per line: amortised O(1) while following a busy log
-    if (kept.entries.length > LOG_CAPACITY + 500) kept.entries.splice(0, kept.entries.length - LOG_CAPACITY);
+    if (kept.entries.length > LOG_CAPACITY + 500) this.trim(kept);
     kept.version += 1;
+  }
+
+  trim(kept) {
+    const extra = kept.entries.length - LOG_CAPACITY;
+    kept.entries.splice(0, extra);
+    kept.dropped += extra; // a view that filtered the old entries starts over
   }
 
   logsOf(id) {
     const kept = this.logs.get(id);
-    if (!kept) return { entries: [], version: 0 };
-    if (kept.entries.length > LOG_CAPACITY) kept.entries.splice(0, kept.entries.length - LOG_CAPACITY);
+    if (!kept) return { entries: [], version: 0, dropped: 0 };
+    if (kept.entries.length > LOG_CAPACITY) this.trim(kept);
     return kept;
   }
 }
