@@ -260,16 +260,20 @@ def _run_options(ctx: click.Context, no_vite: bool, no_go: bool, ui_mode: str, d
 @main.command()
 @click.argument("plugin_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
 @dev_loop_options
+@click.option("--open", "open_dashboard", is_flag=True,
+              help="Print the dashboard's URL and open it in the browser.")
 @verbose_option
 @click.pass_context
-def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_json: bool, **dev: Any) -> None:
+def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_json: bool, open_dashboard: bool,
+        **dev: Any) -> None:
     """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
     from orchestrator.devloop.printer import Printer
     from orchestrator.devloop.runner import run_plugins
 
     options = _run_options(ctx, **dev)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
-    run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer, api_port))
+    run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer, api_port,
+                                  open_dashboard=open_dashboard))
 
 
 @main.command("watch-external")
