@@ -111,8 +111,8 @@ class ViteDevServer:
 
     async def _started(self, _server: DevServer) -> None:
         self._was_up = True
-        self.ctx.report(ViteReady(self.port))
         self.ctx.log(Source.VITE, Level.INFO, f"ready: the IDE loads {entry_url(self.ctx.plugin_dir, self.port)}")
+        self.ctx.report(ViteReady(self.port))  # after its line: the session may announce the plugin ready
 
     def _failed(self, error: PlugindevError) -> None:
         self.ctx.report(UiFailed(str(error)))
