@@ -1,8 +1,9 @@
 """The control API: JSON over REST on 127.0.0.1, mirroring the IDE's dev-server bindings, and the event stream.
 
 Every request needs `Authorization: Bearer <token>` (the token is in `<state root>/plugindev/api.json`, mode
-0600); a request naming another host or coming from another origin is refused, so a web page cannot reach
-the API through DNS rebinding. Errors are `{"error": "..."}` saying what to do.
+0600), or the dashboard's cookie, which a page gets once from `?token=` (orchestrator.web.auth); a request
+naming another host or coming from another origin is refused, so a web page cannot reach the API through
+DNS rebinding. Errors are `{"error": "..."}` saying what to do.
 """
 
 from __future__ import annotations
