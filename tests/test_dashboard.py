@@ -133,8 +133,9 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path) -> None:
 
         # the Rebuild button rebuilds: its result is shown, and a new process serves
         browser.click(f"{card} button[data-action=rebuild]")
+        # waits for the final result, not the "…" shown while the request runs
         assert browser.wait(f"() => document.querySelector('{card} [data-testid=action-result]')?.textContent"
-                            ".trim()") == "rebuild: done"
+                            ".trim() === 'rebuild: done'") is True
         browser.wait(_chip("ready", third_pid), timeout=120)
 
         # the log: source filter, level filter, text search
