@@ -5,6 +5,8 @@ links; the token passed once in the URL then held in a cookie; the page after pl
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,16 @@ def _chip(status: str, pid: int | None = None) -> str:
       const pid = Number(card.querySelector('[data-testid=pid]').textContent);
       return {json.dumps(pid)} === null || (pid > 0 && pid !== {json.dumps(pid)}) ? pid || true : false;
     }}"""
+
+
+def _rows_when(browser: Browser, predicate: Callable[[list[dict[str, str]]], bool]) -> list[dict[str, str]]:
+    """The log rows once `predicate` holds (a filter change reaches the view on its next redraw), or the last."""
+    deadline = time.monotonic() + 10
+    rows: list[dict[str, str]] = browser.evaluate(_rows())
+    while not predicate(rows) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = browser.evaluate(_rows())
+    return rows
 
 
 def _rows() -> str:
@@ -140,15 +152,15 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path) -> None:
 
         # the log: source filter, level filter, text search
         browser.select(f"{card} [data-testid=filter-source]", "go-build")
-        rows = browser.evaluate(_rows())
+        rows = _rows_when(browser, lambda rows: bool(rows) and {row["source"] for row in rows} == {"go-build"})
         assert rows and {row["source"] for row in rows} == {"go-build"}
         browser.fill(f"{card} [data-testid=filter-search]", "BUILT IN")
-        rows = browser.evaluate(_rows())
+        rows = _rows_when(browser, lambda rows: len(rows) >= 3 and all("built in" in r["message"] for r in rows))
         assert len(rows) >= 3 and all("built in" in row["message"] for row in rows), rows
         browser.select(f"{card} [data-testid=filter-source]", "all")
         browser.fill(f"{card} [data-testid=filter-search]", "")
         browser.select(f"{card} [data-testid=filter-level]", "error")
-        rows = browser.evaluate(_rows())
+        rows = _rows_when(browser, lambda rows: bool(rows) and {row["level"] for row in rows} == {"error"})
         assert rows and {row["level"] for row in rows} == {"error"}
         assert any("this is not Go" in row["message"] or "main.go" in row["message"] for row in rows), rows
 
