@@ -105,7 +105,8 @@ class EventStream:
                     name, _, value = line.partition(": ")
                     fields[name] = value
                 elif fields:
-                    self.events.put(SseEvent(int(fields["id"]), fields["event"], json.loads(fields["data"])))
+                    if "event" in fields:  # not the stream's opening `retry:`
+                        self.events.put(SseEvent(int(fields["id"]), fields["event"], json.loads(fields["data"])))
                     fields = {}
         except (OSError, ValueError, AttributeError, http.client.HTTPException):
             return  # closed: http.client's chunked reader loses its file on close (AttributeError)

@@ -9,6 +9,7 @@ DNS rebinding. Errors are `{"error": "..."}` saying what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ from orchestrator.web import auth
 from orchestrator.web.routes import add_web_routes
 
 HEARTBEAT = 15.0  # seconds between comments on an idle event stream, so proxies and clients keep it open
+RECONNECT_MS = 1000  # how soon a browser's EventSource retries while plugindev is away
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -48,8 +50,9 @@ class Api:
     manager: DevManager
     history: EventHistory
     external: ExternalView | None = None
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))  # the kept one, in a real run
     port: int = 0
+    streams: set[web.StreamResponse] = field(default_factory=set)  # open event streams, ended cleanly at exit
 
     # -- reading --------------------------------------------------------------------------------------------
     def states(self) -> list[dict[str, Any]]:
@@ -126,7 +129,11 @@ class Api:
         last = int(raw) if raw.isdigit() else 0
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
+        # the first bytes at once: Firefox opens an EventSource on them, not on the headers (an idle stream would
+        # say "connecting" until the first heartbeat); they also set the browser's retry delay
+        await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
         live = self.history.subscribe()  # before the replay: nothing falls between the two
+        self.streams.add(response)
         try:
             for event in self.history.since(last):
                 last = await _send(response, event)
@@ -142,6 +149,7 @@ class Api:
             pass  # the client left
         finally:
             self.history.bus.unsubscribe(live)
+            self.streams.discard(response)
         return response
 
     # -- the guard ------------------------------------------------------------------------------------------
@@ -209,19 +217,29 @@ class ApiServer:
     def url(self) -> str:
         return f"http://{HOST}:{self.api.port}"
 
-    async def start(self, port: int = 0) -> None:
+    async def start(self, port: int = 0, kept_port: int = 0) -> None:
+        """Serve on `port`; with none given, on `kept_port` (the last run's) when it is free, else a free one."""
         self._history_task = asyncio.create_task(self.api.history.run())
         self._runner = web.AppRunner(self.api.app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, port, shutdown_timeout=0.5)
         try:
-            await site.start()
+            if port or not kept_port:
+                await self._listen(port)
+            else:
+                try:
+                    await self._listen(kept_port)
+                except OSError:
+                    await self._listen(0)
         except OSError as exc:
             await self.close()
             raise PlugindevError(f"cannot serve the API on {HOST}:{port}: {exc.strerror}; choose another "
                                  "--api-port (or leave it out for a free one)") from None
         self.api.port = self._runner.addresses[0][1]
         self.advertised = self._advertise()
+
+    async def _listen(self, port: int) -> None:
+        assert self._runner is not None
+        await web.TCPSite(self._runner, HOST, port).start()
 
     def _advertise(self) -> bool:
         """Write api.json unless another live plugindev's is there (then that one stays what tools find)."""
@@ -237,6 +255,10 @@ class ApiServer:
         return True
 
     async def close(self) -> None:
+        # a stream cut off mid-chunk is a network error to a browser; ended, it is a close its EventSource retries
+        for stream in list(self.api.streams):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await stream.write_eof()
         if self.advertised:
             self.file.unlink(missing_ok=True)
             self.advertised = False
