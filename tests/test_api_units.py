@@ -18,15 +18,59 @@ def test_an_idle_stream_gets_heartbeats(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(server, "HEARTBEAT", 0.05)
 
-    async def scenario() -> bytes:
+    async def scenario() -> list[bytes]:
         manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
         api = server.Api(manager, EventHistory(manager.bus))
         async with TestClient(TestServer(api.app(), host="127.0.0.1")) as client:
             api.port = client.port or 0
             response = await client.get("/api/events", headers={"Authorization": f"Bearer {api.token}"})
             assert response.status == 200
-            line = await asyncio.wait_for(response.content.readline(), 5)
+            lines = [await asyncio.wait_for(response.content.readline(), 5) for _ in range(3)]
             response.close()  # a client that leaves: the stream ends at its next write
-            return line
+            return lines
 
-    assert asyncio.run(scenario()) == b": heartbeat\n"
+    # the stream opens with its retry delay at once (Firefox fires `open` on the first bytes), then heartbeats
+    assert asyncio.run(scenario()) == [b"retry: 1000\n", b"\n", b": heartbeat\n"]
+
+
+def test_the_identity_is_kept_0600_and_a_bad_file_gives_a_new_token(tmp_path: Path) -> None:
+    from orchestrator.api.identity import ApiIdentity, load_identity, save_identity
+
+    file = tmp_path / "plugindev" / "api-identity.json"
+    fresh = load_identity(file)
+    assert len(fresh.token) >= 32 and fresh.port == 0
+    save_identity(file, ApiIdentity(fresh.token, 15555))
+    assert load_identity(file) == ApiIdentity(fresh.token, 15555)
+    assert file.stat().st_mode & 0o777 == 0o600
+    for bad in ("{", '{"token": "short", "port": 15555}', f'{{"token": "{fresh.token}", "port": 70000}}', "[]"):
+        file.write_text(bad)
+        again = load_identity(file)
+        assert again.port == 0 and again.token != fresh.token, bad
+
+
+def test_the_kept_port_is_tried_first_and_a_taken_one_gives_a_free_port(tmp_path: Path) -> None:
+    import socket
+
+    from orchestrator.api import server
+    from orchestrator.api.history import EventHistory
+    from orchestrator.devloop.context import RunOptions
+    from orchestrator.devloop.manager import DevManager
+
+    async def served_on(kept_port: int) -> int:
+        manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
+        api_server = server.ApiServer(server.Api(manager, EventHistory(manager.bus)), tmp_path)
+        await api_server.start(kept_port=kept_port)
+        try:
+            return api_server.api.port
+        finally:
+            await api_server.close()
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    assert asyncio.run(served_on(free)) == free
+    with socket.socket() as taker:
+        taker.bind(("127.0.0.1", free))
+        taker.listen()
+        moved = asyncio.run(served_on(free))
+    assert moved not in (0, free)

@@ -77,9 +77,9 @@ def errors_payload(plugin_id: str, errors: list[BuildError]) -> dict[str, Any]:
 class EventBus:
     """Fan-out of events to any number of subscribers (printer, API history and streams, tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 1) -> None:
         self._queues: list[asyncio.Queue[Event]] = []
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
 
     def subscribe(self) -> asyncio.Queue[Event]:
         queue: asyncio.Queue[Event] = asyncio.Queue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,9 @@ class DevManager:
         self.options = options
         self.fail_fast = fail_fast
         self.saved = saved  # where the set is kept between runs (serve)
-        self.bus = EventBus()
+        # ids start at the start time in µs: a later plugindev's are larger than an earlier one's (short of a
+        # million events a second), so a page resuming across a restart gets all the new one kept
+        self.bus = EventBus(first_id=time.time_ns() // 1000)
         self.registry = ProcessRegistry(state_root)
         self.ports = PortAllocator()
         self.plugins: dict[str, Managed] = {}

@@ -63,6 +63,7 @@ async def _reap(root: Path, printer: Printer) -> None:
 async def _serve(manager: DevManager, printer: Printer, api_port: int, *, external: bool,
                  open_dashboard: bool = False) -> None:
     from orchestrator.api.history import EventHistory
+    from orchestrator.api.identity import ApiIdentity, identity_file, load_identity, save_identity
     from orchestrator.api.server import Api, ApiServer
 
     queue = manager.bus.subscribe()
@@ -81,11 +82,14 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    api = Api(manager, EventHistory(manager.bus))
+    kept = identity_file(manager.state_root)
+    identity = load_identity(kept)
+    api = Api(manager, EventHistory(manager.bus), token=identity.token)
     server = ApiServer(api, manager.state_root)
     watching: asyncio.Task[None] | None = None
     try:
-        await server.start(api_port)
+        await server.start(api_port, kept_port=identity.port)
+        save_identity(kept, ApiIdentity(api.token, api.port))
         if external:
             from orchestrator.devloop.external import ExternalMonitor
 

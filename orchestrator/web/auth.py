@@ -2,8 +2,9 @@
 
 The cookie is HttpOnly (no script reads it), SameSite=Strict (no other site's page makes the browser send it) and
 host-only (sent to 127.0.0.1 alone; it has no Domain). Its name carries the port, so two plugindevs on one machine
-keep their own. A restarted plugindev has a new token: the old cookie then fails, and a page says to open the URL
-the new one printed (a token kept across runs would outlive the process that a leaked one could reach).
+keep their own. A restarted plugindev keeps its token and port (orchestrator.api.identity), so an open page comes
+back by itself; when the token is new (its file was deleted), the old cookie fails and the page says to open the
+URL plugindev printed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ UNAUTHORIZED_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>plugindev</title></head>
 <body style="font-family: system-ui, sans-serif; margin: 3em">
 <h1>plugindev restarted</h1>
-<p>This page has no valid token (plugindev gives a new one each time it starts): open the dashboard URL it
+<p>This page has no valid token (none was given, or plugindev has a new one): open the dashboard URL it
 printed, <code>http://127.0.0.1:PORT/?token=…</code> (also in <code>&lt;state root&gt;/plugindev/api.json</code>).</p>
 </body></html>
 """

@@ -52,6 +52,15 @@ export class Store {
     this.changed();
   }
 
+  // a snapshot of every plugin: those not in it are gone; those in it that the page lacks are added (the state
+  // of the others is the stream's, which may already be newer than the snapshot)
+  keepOnly(states) {
+    const ids = new Set(states.map((state) => state.pluginID));
+    for (const id of this.plugins.keys()) if (!ids.has(id)) this.plugins.delete(id);
+    for (const state of states) if (!this.plugins.has(state.pluginID)) this.plugins.set(state.pluginID, state);
+    this.changed();
+  }
+
   setConnection(connection) {
     if (this.connection === connection) return;
     this.connection = connection;

@@ -1,7 +1,8 @@
 // The event stream, kept open. While plugindev is away the browser's EventSource retries by itself and sends
-// Last-Event-ID, so the server resumes after the last event seen. If the answer is not a stream any more (the
-// cookie's token is not the running plugindev's: it restarted with a new one), the page says so instead of
-// retrying forever.
+// Last-Event-ID, so the server resumes after the last event seen; a restarted plugindev keeps its port and token,
+// and its event ids are larger than the last one's, so the page resumes with everything it kept. If the answer
+// is not a stream any more (the cookie's token is not the running plugindev's: it has a new one), the page says
+// so instead of retrying forever.
 import { EVENT_NAMES } from './store.js';
 
 const RETRY_MS = 1000;
@@ -13,7 +14,11 @@ export function follow(store) {
   function open() {
     // a new EventSource starts without Last-Event-ID: the query says where to resume
     source = new EventSource(lastId ? `/api/events?lastEventId=${lastId}` : '/api/events');
-    source.onopen = () => store.setConnection('live');
+    source.onopen = () => {
+      // after a drop: plugins the (maybe restarted) plugindev no longer has go; the replay brings the rest
+      if (store.connection !== 'connecting') refreshPlugins();
+      store.setConnection('live');
+    };
     source.onerror = () => {
       if (source.readyState === EventSource.CONNECTING) {
         store.setConnection('reconnecting');
@@ -30,6 +35,11 @@ export function follow(store) {
         store.handle(name, JSON.parse(event.data));
       });
     }
+  }
+
+  async function refreshPlugins() {
+    const response = await fetch('/api/plugins', { credentials: 'same-origin' }).catch(() => null);
+    if (response?.ok) store.keepOnly(await response.json());
   }
 
   async function whyClosed() {
