@@ -1,12 +1,14 @@
-"""Headless Chromium driven from a test, one command at a time (``tests/browser/driver.mjs`` over pipes)::
+"""A headless browser driven from a test, one command at a time (``tests/browser/driver.mjs`` over pipes)::
 
-    with Browser() as browser:
+    with Browser("firefox") as browser:
         browser.goto(url)
         browser.wait("() => document.querySelector('[data-testid=card]')")
         browser.click("button[data-action=rebuild]")
 
-Functions are JavaScript source run in the page with one argument. Chromium and playwright-core come from the
-same places as the HMR proof (browser_support: the system Chromium, the cached npm install of tests/browser).
+Functions are JavaScript source run in the page with one argument. The engines are Chromium (Playwright),
+Firefox (WebDriver BiDi through puppeteer-core) and WebKit (WebKitGTK's WebDriver under a private Xvfb), all from
+the system's packages (browser_support.engine_args); the Node packages are the cached npm install of
+tests/browser. The driver runs in its own process group, and everything it started is ended with it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import subprocess
 from types import TracebackType
 from typing import Any
 
-from browser_support import BROWSER_DIR, _node, browser_host, chromium_path
+from browser_support import BROWSER_DIR, _node, browser_host, engine_args
 from vite_support import _kill_group
 
 
@@ -24,9 +26,13 @@ class BrowserError(AssertionError):
     pass
 
 
+ENGINES = ("chromium", "firefox", "webkit")
+
+
 class Browser:
-    def __init__(self) -> None:
-        args = {"chromium": chromium_path(), "hostDir": str(browser_host())}
+    def __init__(self, engine: str = "chromium") -> None:
+        self.engine = engine
+        args = {"engine": engine, **engine_args(engine), "hostDir": str(browser_host())}
         self.process = subprocess.Popen(
             [_node(), str(BROWSER_DIR / "driver.mjs"), json.dumps(args)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -18,12 +18,14 @@ No browser is ever downloaded: Chromium comes from the system (``/usr/bin/chromi
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +35,56 @@ BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 RUNNER = BROWSER_DIR / "hmr_check.mjs"
 HOST_SOURCES = ("package.json", "build.mjs", "host.js", "host-dom.js")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+MINIBROWSER_GLOB = "/usr/lib/*/webkit2gtk-4.*/MiniBrowser"
 BUILD_TIMEOUT = 120.0
 ROUND_TIMEOUT_MS = 10_000
 
 
+def _executable(override: str, candidates: list[str]) -> str | None:
+    """The first of `candidates` (names on PATH or paths) that can run, or only the `override` variable's value
+    when it is set."""
+    for candidate in [os.environ[override]] if os.environ.get(override) else candidates:
+        found = shutil.which(candidate)
+        if found is not None:
+            return found
+    return None
+
+
 def find_chromium() -> str | None:
     """The Chromium executable (``$PLUGINDEV_CHROMIUM`` or /usr/bin/chromium), or None when there is none."""
-    candidate = os.environ.get("PLUGINDEV_CHROMIUM") or DEFAULT_CHROMIUM
-    return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
+    return _executable("PLUGINDEV_CHROMIUM", [DEFAULT_CHROMIUM])
 
 
 def chromium_path() -> str:
     """The Chromium executable; fails the calling test with a clear message when it is missing."""
-    found = find_chromium()
-    if found is None:
+    return engine_args("chromium")["executable"]
+
+
+# engine → (what it needs: argument → finder, how to install it on Debian)
+ENGINES: dict[str, tuple[dict[str, Callable[[], str | None]], str]] = {
+    "chromium": ({"executable": find_chromium}, "apt-get install chromium (or set PLUGINDEV_CHROMIUM)"),
+    "firefox": ({"executable": lambda: _executable("PLUGINDEV_FIREFOX", ["firefox-esr", "firefox"])},
+        "apt-get install firefox-esr (or set PLUGINDEV_FIREFOX)"),
+    # WebKitGTK's MiniBrowser lives beside the library, not on PATH
+    "webkit": ({"executable": lambda: _executable("PLUGINDEV_MINIBROWSER", sorted(glob.glob(MINIBROWSER_GLOB))),
+                "webkitDriver": lambda: _executable("PLUGINDEV_WEBKITDRIVER", ["WebKitWebDriver"]),
+                "xvfb": lambda: _executable("PLUGINDEV_XVFB", ["Xvfb"])},
+               "apt-get install webkit2gtk-driver xvfb (or set PLUGINDEV_MINIBROWSER)"),
+}
+
+
+def engine_args(engine: str) -> dict[str, str]:
+    """What tests/browser/driver.mjs needs to start `engine`; fails the calling test with what to install when
+    something is missing (no browser is ever downloaded)."""
+    finders, install = ENGINES[engine]
+    found = {name: finder() for name, finder in finders.items()}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
         import pytest
 
-        pytest.fail(
-            f"Chromium not found at {os.environ.get('PLUGINDEV_CHROMIUM') or DEFAULT_CHROMIUM}: the browser tests "
-            "need a system Chromium (Debian: `apt-get install chromium`; or set PLUGINDEV_CHROMIUM to an "
-            "executable). Playwright's own browser download is not used.",
-            pytrace=False,
-        )
-    return found
+        pytest.fail(f"the {engine} page tests need {', '.join(missing)}: {install}. Playwright's own browser "
+                    "downloads are not used.", pytrace=False)
+    return {name: str(path) for name, path in found.items()}
 
 
 def _node() -> str:

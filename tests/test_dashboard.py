@@ -1,6 +1,7 @@
-"""The dashboard (`/` of a real `plugindev serve`) in headless Chromium: one card per plugin following its state
-through saves, builds and failures; the Rebuild button; the log's filters and search; build errors as editor
-links; the token passed once in the URL then held in a cookie; the page after plugindev restarted."""
+"""The dashboard (`/` of a real `plugindev serve`) in headless Chromium, Firefox and WebKit: one card per plugin
+following its state through saves, builds and failures; the Rebuild button; the log's filters and search; build
+errors as editor links; the token passed once in the URL then held in a cookie; the page coming back by itself
+when plugindev restarts, and saying so when the token is new."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from api_support import ApiClient
-from browser_driver import Browser
+from browser_driver import ENGINES, Browser
 from go_support import copy_fixture
 from run_support import run_env, running
 from web_support import BROKEN_LINE, CHIP_RECORDER, append_go_line, open_page, set_marker
 
+from orchestrator.api.identity import identity_file
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status
 
 pytestmark = pytest.mark.integration
@@ -50,10 +52,11 @@ def _rows() -> str:
                  message: row.querySelector('.log-message').textContent}))"""
 
 
-def test_aggregate_status_in_the_page_agrees_with_python(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_aggregate_status_in_the_page_agrees_with_python(tmp_path: Path, engine: str) -> None:
     table = [{"viteStatus": vite, "goStatus": go, "grpcConnected": connected}
              for vite in STATUSES for go in STATUSES for connected in (False, True)]
-    with running([], run_env(tmp_path / "state"), command="serve"), Browser() as browser:
+    with running([], run_env(tmp_path / "state"), command="serve"), Browser(engine) as browser:
         api = ApiClient.wait_for(tmp_path / "state")
         open_page(browser, api)
         browser.wait("() => document.querySelector('[data-testid=connection]')?.textContent === 'live'")
@@ -65,34 +68,79 @@ def test_aggregate_status_in_the_page_agrees_with_python(tmp_path: Path) -> None
     assert in_page["colours"] == {str(status): colour for status, colour in COLOURS.items()}
 
 
-def test_the_token_is_taken_once_then_a_cookie_and_a_restart_is_said(tmp_path: Path) -> None:
+REFUSED = ("net::ERR_CONNECTION_REFUSED", "establish a connection to the server")  # Chromium's, Firefox's words
+
+
+def _page_errors(messages: list[str]) -> list[str]:
+    """Uncaught errors and console errors, less the browser's notes of connections refused while plugindev is
+    away (the page's stream retrying, as it says it does)."""
+    return [m for m in messages if m.startswith(("pageerror", "error")) and not any(r in m for r in REFUSED)]
+
+
+CONNECTION = "() => document.querySelector('[data-testid=connection]')?.textContent"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_token_is_taken_once_then_a_cookie_and_a_new_token_is_said(tmp_path: Path, engine: str) -> None:
     state_root = tmp_path / "state"
-    with Browser() as browser:
+    with Browser(engine) as browser:
         with running(["--api-port", "0"], run_env(state_root), command="serve"):
             api = ApiClient.wait_for(state_root)
             port = int(api.url.rsplit(":", 1)[1])
             browser.goto(f"{api.url}/")  # no token: the page says what to open, nothing else is served
             assert "open the dashboard URL it printed" in browser.evaluate("() => document.body.innerText")
             open_page(browser, api)
-            browser.wait("() => document.querySelector('[data-testid=connection]')?.textContent === 'live'")
+            browser.wait(f"() => ({CONNECTION})() === 'live'")
             assert browser.evaluate("() => location.href") == f"{api.url}/"  # the token left the address bar
             assert browser.evaluate("() => document.cookie") == ""  # HttpOnly: no script reads it
             status = browser.evaluate("async () => (await fetch('/api/plugins')).status")
             assert status == 200  # the cookie authorises the page's own requests
             # a page of another origin cannot use it: the Origin check refuses, SameSite keeps it at home
             assert api.call("GET", "/api/plugins", token="", headers={"Cookie": f"plugindev-{port}=x"})[0] == 401
-        # plugindev restarts on the same port with a new token: the page says so instead of retrying forever
+        # the kept token deleted: plugindev starts with a new one, and the page says so instead of retrying forever
+        identity_file(state_root).unlink()
         with running(["--api-port", str(port)], run_env(state_root), command="serve"):
-            browser.wait("() => document.querySelector('[data-testid=connection]')?.textContent"
-                         ".startsWith('plugindev restarted: open the URL it printed')", timeout=60)
-        assert [m for m in browser.messages() if "pageerror" in m] == []
+            browser.wait(f"() => ({CONNECTION})().startsWith('plugindev restarted: open the URL it printed')",
+                         timeout=60)
+            assert ApiClient.wait_for(state_root).token != api.token
+        # uncaught errors only: the browsers log the 401 answers this test provokes
+        assert [m for m in _page_errors(browser.messages()) if m.startswith("pageerror")] == []
 
 
-def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_page_comes_back_by_itself_when_serve_restarts(tmp_path: Path, engine: str) -> None:
+    plugin = copy_fixture(tmp_path / "testplugin")
+    state_root = tmp_path / "state"
+    built_rows = """() => [...document.querySelectorAll('[data-plugin=testplugin] [data-testid=log-row]')]
+      .map((row) => row.querySelector('.log-message').textContent).filter((text) => text.includes('built in'))"""
+    with Browser(engine) as browser:
+        with running([], run_env(state_root), command="serve"):
+            api = ApiClient.wait_for(state_root)
+            api.call("POST", "/api/plugins", {"path": str(plugin)})
+            open_page(browser, api)
+            first_pid = browser.wait(_chip("ready"), timeout=START)
+            browser.evaluate("() => { window.__noReload = true; }")
+            assert len(browser.wait(built_rows)) == 1
+        browser.wait(f"() => ({CONNECTION})().startsWith('plugindev is not answering')", timeout=30)
+        # the next serve of this state root: same port and token, event ids above the last ones; it brings the
+        # plugin back (managed.json) while the page retries, and the page resumes after the last event it saw
+        with running([], run_env(state_root), command="serve"):
+            again = ApiClient.wait_for(state_root)
+            assert (again.url, again.token) == (api.url, api.token)
+            browser.wait(_chip("ready", first_pid), timeout=START)
+            assert browser.evaluate(CONNECTION) == "live"
+            rows = browser.wait(f"() => {{ const rows = ({built_rows})(); return rows.length >= 2 && rows; }}")
+            assert len(rows) == 2, rows  # one build per serve: nothing lost, nothing shown twice
+            assert browser.evaluate("() => window.__noReload") is True  # no page load: it came back by itself
+        assert _page_errors(browser.messages()) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path, engine: str) -> None:
     plugin = copy_fixture(tmp_path / "testplugin")
     main_go = plugin / "pkg" / "main.go"
     state_root = tmp_path / "state"
-    with running([], run_env(state_root), command="serve"), Browser() as browser:
+    with running([], run_env(state_root), command="serve"), Browser(engine) as browser:
         api = ApiClient.wait_for(state_root)
         open_page(browser, api)
         # started from the page: the folder, then the card goes to ready
@@ -167,4 +215,4 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path) -> None:
         # stop: the card says stopped
         browser.click(f"{card} button[data-action=stop]")
         browser.wait(_chip("stopped"), timeout=60)
-        assert [m for m in browser.messages() if m.startswith(("pageerror", "error"))] == []
+        assert _page_errors(browser.messages()) == []

@@ -1,7 +1,7 @@
-"""The preview host (`/preview/<id>` of a real `plugindev serve`) in headless Chromium: it loads a plugin as the
-IDE does in dev mode, Fast Refresh keeps state on a UI edit, a Go reload re-mounts only the plugin's subtree, a
-failed Go build shows an overlay until the next good build, and the unpublished @omniviewdev packages have
-working stand-ins. The committed bundle is rebuilt from its sources and must be byte-identical."""
+"""The preview host (`/preview/<id>` of a real `plugindev serve`) in headless Chromium, Firefox and WebKit: it
+loads a plugin as the IDE does in dev mode, Fast Refresh keeps state on a UI edit, a Go reload re-mounts only the
+plugin's subtree, a failed Go build shows an overlay until the next good build, and the unpublished @omniviewdev
+packages have working stand-ins. The committed bundle is rebuilt from its sources and must be byte-identical."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from api_support import ApiClient
-from browser_driver import Browser
+from browser_driver import ENGINES, Browser
 from conftest import plugindev
 from run_support import run_env, running
 from web_support import BROKEN_LINE, append_go_line, open_page
@@ -44,12 +44,13 @@ def _mount() -> str:
     return "() => Number(document.querySelector('[data-testid=preview-mount]').dataset.mount)"
 
 
-def test_preview_keeps_state_on_ui_edits_and_remounts_on_go_reloads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_preview_keeps_state_on_ui_edits_and_remounts_on_go_reloads(tmp_path: Path, engine: str) -> None:
     plugin = _scaffold(tmp_path)
     page_file = plugin / "ui" / "src" / "pages" / "HomePage.tsx"
     main_go = plugin / "pkg" / "main.go"
     state_root = tmp_path / "state"
-    with running([], run_env(state_root), command="serve"), Browser() as browser:
+    with running([], run_env(state_root), command="serve"), Browser(engine) as browser:
         api = ApiClient.wait_for(state_root)
         api.call("POST", "/api/plugins", {"path": str(plugin)})
         first = api.wait_state("hello-plugin", lambda s: s["goStatus"] == "ready" and s["pid"] > 0, START, "Go")
@@ -103,11 +104,12 @@ export default function HomePage() {
 """
 
 
-def test_preview_renders_host_components_and_hooks_through_stand_ins(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_preview_renders_host_components_and_hooks_through_stand_ins(tmp_path: Path, engine: str) -> None:
     plugin = _scaffold(tmp_path, "ui")
     (plugin / "ui" / "src" / "pages" / "HomePage.tsx").write_text(STAND_IN_PAGE)
     state_root = tmp_path / "state"
-    with running([], run_env(state_root), command="serve"), Browser() as browser:
+    with running([], run_env(state_root), command="serve"), Browser(engine) as browser:
         api = ApiClient.wait_for(state_root)
         api.call("POST", "/api/plugins", {"path": str(plugin)})
         _open_preview(browser, api)
