@@ -38,6 +38,8 @@ def _open_preview(browser: Browser, api: ApiClient) -> None:
     assert browser.wait(READY, timeout=120) is True, browser.evaluate("() => window.__preview.error")
     trace = browser.evaluate("() => window.__previewTrace")
     assert trace["hookBeforeReactDom"] is True and trace["failed"] == [], trace
+    # only what the plugin's modules read is loaded before it (the scaffold reads React alone)
+    assert "react-dom" not in trace["loadedFirst"] and "@mui/material" not in trace["loadedFirst"], trace
 
 
 def _mount() -> str:
@@ -85,6 +87,7 @@ def test_preview_keeps_state_on_ui_edits_and_remounts_on_go_reloads(tmp_path: Pa
 
 
 STAND_IN_PAGE = """import { useState } from 'react';
+import Box from '@mui/material/Box';
 import { Button } from '@omniviewdev/ui/buttons';
 import { Card } from '@omniviewdev/ui';
 import { usePluginContext, useResources } from '@omniviewdev/runtime';
@@ -97,6 +100,7 @@ export default function HomePage() {
     <Card title="Pods">
       <p data-testid="context">plugin {pluginID}</p>
       <p data-testid="resources">{isLoading ? 'loading' : `${data.length} resources`}</p>
+      <Box data-testid="mui-box" sx={{ p: 1 }}>from the host's MUI</Box>
       <Button><span data-testid="counter" onClick={() => setCount((n) => n + 1)}>Clicked {count} times</span></Button>
     </Card>
   );
@@ -124,6 +128,12 @@ def test_preview_renders_host_components_and_hooks_through_stand_ins(tmp_path: P
         browser.click("[data-testid=counter]")
         browser.click("[data-testid=counter]")  # a re-render calls the hook again: it says so once only
         assert browser.wait(f"() => ({COUNTER})() === 'Clicked 2 times'")
+        # the shared packages the plugin reads were loaded before it: MUI's Box rendered; the rest came after
+        assert browser.evaluate("() => document.querySelector('[data-testid=mui-box]').className").startswith("Mui")
+        first = browser.evaluate("() => window.__previewTrace.loadedFirst")
+        assert "@mui/material/Box" in first and "monaco-editor" not in first, first
+        browser.wait("() => window.__previewTrace.steps.includes('rest filled')", timeout=120)
+        assert browser.evaluate("() => typeof window.__OMNIVIEW_SHARED__['monaco-editor']") == "object"
         said = [m for m in browser.messages() if "stand-in" in m]
         assert said == ["warning: [plugindev preview] useResources from @omniviewdev/runtime is a stand-in: it "
                         "returns empty data"]

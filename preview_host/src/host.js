@@ -2,8 +2,9 @@
 // plugin") and keeps it live:
 //   1. the Refresh runtime from the plugin's Vite server installs the React DevTools hook;
 //   2. then window.__OMNIVIEW_SHARED__ is filled (Promise.allSettled): React (bundled, development build),
-//      ReactDOM and the other npm-published shared packages (loaded only now, so ReactDOM registers with the
-//      hook), and stand-ins for the unpublished @omniviewdev packages;
+//      the npm-published shared packages the plugin's modules read (loaded only now, so ReactDOM registers
+//      with the hook; the others follow once it renders), and stand-ins for the unpublished @omniviewdev
+//      packages;
 //   3. the entry's named `plugin` export is imported from Vite and its Window rendered inside an error boundary
 //      and PluginContextProvider keyed `<id>-<loadedAt>`.
 // The event stream drives the rest: a new plugin pid (a Go reload) gives a new key (only the plugin's subtree
@@ -37,19 +38,76 @@ async function injectRefreshHook(viteURL) {
   trace.steps.push('injectIntoGlobalHook');
 }
 
-async function fillShared() {
-  trace.hookBeforeReactDom = typeof window.__REACT_DEVTOOLS_GLOBAL_HOOK__ === 'object';
-  const shared = (window.__OMNIVIEW_SHARED__ ??= {});
-  Object.assign(shared, EAGER, standInModules(STAND_INS));
-  const names = Object.keys(LAZY).filter((name) => name !== 'react-dom/client');
+// A shim reads its specifier from here at once, as it is evaluated (shims/shim.mjs.j2).
+const SHIM_READ = /window\.__OMNIVIEW_SHARED__\?\.\[("(?:[^"\\]|\\.)*")\]/;
+// Import and export statements (a line each, as Vite serves modules) and dynamic imports of a URL; Vite has
+// rewritten every specifier to a path. Its own client and the Refresh runtime read no shared package.
+const IMPORTS = /^\s*(?:import|export)\b[^'"\n;]*?["']([./][^"'\n]*)["']|\bimport\(\s*["']([./][^"'\n]*)["']\s*\)/gm;
+const NOT_WALKED = /^\/@(?:vite\/|react-refresh)/;
+const CRAWL_LIMIT = 3000;
+
+// The shared specifiers the plugin's module graph reads, found by walking it on its Vite server (the requests
+// the import makes next anyway, then answered from Vite's caches); null when the walk cannot tell.
+async function sharedInGraph(viteURL, entry) {
+  const origin = new URL(viteURL).origin;
+  const seen = new Set([new URL(entry, `${viteURL}/`).href]);
+  const found = new Set();
+  let frontier = [...seen];
+  try {
+    while (frontier.length) {
+      const texts = await Promise.all(frontier.map(async (url) => {
+        const response = await fetch(url);
+        return response.ok ? [url, await response.text()] : [url, ''];
+      }));
+      frontier = [];
+      for (const [url, text] of texts) {
+        const shim = SHIM_READ.exec(text);
+        if (shim) {
+          found.add(JSON.parse(shim[1]));
+          continue;
+        }
+        for (const match of text.matchAll(IMPORTS)) {
+          const next = new URL(match[1] ?? match[2], url);
+          if (next.origin !== origin || NOT_WALKED.test(next.pathname) || seen.has(next.href)) continue;
+          seen.add(next.href);
+          frontier.push(next.href);
+        }
+      }
+      if (seen.size > CRAWL_LIMIT) return null;
+    }
+  } catch (error) {
+    console.warn('[plugindev preview] could not walk the plugin\'s modules; loading every shared package:', error);
+    return null;
+  }
+  return found;
+}
+
+async function load(shared, names) {
   const results = await Promise.allSettled(names.map((name) => LAZY[name]()));
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') shared[names[i]] = result.value;
     else trace.failed.push(`${names[i]}: ${result.reason}`);
   });
+}
+
+// The packages the plugin reads are loaded before it is imported, the others right after it renders: the first
+// view does not wait for all of them (most plugins use a few), and a later edit that imports another one finds it.
+async function fillShared(viteURL, entry) {
+  trace.hookBeforeReactDom = typeof window.__REACT_DEVTOOLS_GLOBAL_HOOK__ === 'object';
+  const shared = (window.__OMNIVIEW_SHARED__ ??= {});
+  Object.assign(shared, EAGER, standInModules(STAND_INS));
+  const names = Object.keys(LAZY).filter((name) => name !== 'react-dom/client');
+  const used = await sharedInGraph(viteURL, entry);
+  const first = used ? names.filter((name) => used.has(name)) : names;
+  trace.loadedFirst = first;
+  await load(shared, first);
   if (trace.failed.length) console.warn('[plugindev preview] shared modules that did not load:', trace.failed);
   trace.steps.push('shared filled');
-  return shared;
+  const rest = names.filter((name) => !first.includes(name));
+  return () => load(shared, rest).then(() => {
+    if (trace.failed.length) console.warn('[plugindev preview] shared modules that did not load:', trace.failed);
+    trace.steps.push('rest filled');
+  });
 }
 
 class ErrorBoundary extends React.Component {
@@ -158,7 +216,7 @@ async function boot() {
   const events = new EventSource(`/api/events?lastEventId=${lastEventId}`);
   const state = await viteReady(pluginId, await json(`/api/plugins/${encodeURIComponent(pluginId)}`), events);
   await injectRefreshHook(state.viteURL);
-  await fillShared();
+  const fillRest = await fillShared(state.viteURL, entry);
   trace.steps.push('import entry');
   const module = await import(/* @vite-ignore */ state.viteURL + entry);
   if (!module.plugin) throw new Error(`${entry} has no named \`plugin\` export (exports: ${Object.keys(module)})`);
@@ -179,6 +237,7 @@ async function boot() {
   window.__preview.view = host.view;
   window.__preview.ready = true;
   trace.steps.push('rendered');
+  await fillRest();
 }
 
 boot().catch((error) => {
