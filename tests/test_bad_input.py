@@ -209,3 +209,19 @@ def test_valid_go_module_paths_are_written_into_go_mod(tmp_path: Path, value: st
     result = plugindev("scaffold", str(tmp_path / "plugin"), *BASE, "--template", "backend", "--go-module", value)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "plugin/go.mod").read_text().startswith(f"module {value}\n\ngo ")
+
+
+def test_an_api_identity_that_cannot_be_kept_is_said_and_serve_goes_on(tmp_path: Path) -> None:
+    from api_support import ApiClient
+    from run_support import run_env, running
+
+    from orchestrator.api.identity import identity_file
+
+    state_root = tmp_path / "state"
+    identity_file(state_root).mkdir(parents=True)  # a folder where the file goes
+    with running([], run_env(state_root), command="serve") as run:
+        assert ApiClient.wait_for(state_root).get("/api/plugins") == []
+        said = run.wait_for(lambda r: [e["data"]["message"] for e in list(r.events) if e["event"] == "plugindev/system"
+                                       and "api-identity" in e["data"]["message"]], 30, "the identity line")
+    assert said == [f"cannot write {identity_file(state_root)}: Is a directory; a folder is in the way of that file; "
+                    "move it aside (the next run gets a new API token)"]

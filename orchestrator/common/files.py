@@ -48,4 +48,6 @@ _WRITE_ADVICE = {
 def write_failure(exc: OSError, fallback: Path) -> str:
     """`cannot write FILE: <the system's reason>; <what to do for that cause>`, for a failed write."""
     advice = _WRITE_ADVICE.get(exc.errno or 0)
-    return f"cannot write {exc.filename or fallback}: {exc.strerror or exc}" + (f"; {advice}" if advice else "")
+    # a failed rename names its source and target: the target is the file the user knows
+    target = exc.filename2 or exc.filename or fallback
+    return f"cannot write {target}: {exc.strerror or exc}" + (f"; {advice}" if advice else "")

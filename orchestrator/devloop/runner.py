@@ -65,6 +65,7 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
     from orchestrator.api.history import EventHistory
     from orchestrator.api.identity import ApiIdentity, identity_file, load_identity, save_identity
     from orchestrator.api.server import Api, ApiServer
+    from orchestrator.common.files import write_failure
 
     queue = manager.bus.subscribe()
     printing = asyncio.create_task(printer.run(queue))
@@ -89,7 +90,10 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
     watching: asyncio.Task[None] | None = None
     try:
         await server.start(api_port, kept_port=identity.port)
-        save_identity(kept, ApiIdentity(api.token, api.port))
+        try:
+            save_identity(kept, ApiIdentity(api.token, api.port))
+        except OSError as exc:  # a convenience for the next run: this one goes on without it
+            printer.line("system", f"{write_failure(exc, kept)} (the next run gets a new API token)")
         if external:
             from orchestrator.devloop.external import ExternalMonitor
 
