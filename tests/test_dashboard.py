@@ -6,6 +6,7 @@ when plugindev restarts, and saying so when the token is new."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,14 +115,20 @@ def test_the_page_comes_back_by_itself_when_serve_restarts(tmp_path: Path, engin
     built_rows = """() => [...document.querySelectorAll('[data-plugin=testplugin] [data-testid=log-row]')]
       .map((row) => row.querySelector('.log-message').textContent).filter((text) => text.includes('built in'))"""
     with Browser(engine) as browser:
+        # a plugin run elsewhere (a live pid's hand-written .devinfo): shown now, gone before the next serve
+        ghost = state_root / "plugins" / "ghost" / ".devinfo"
+        ghost.parent.mkdir(parents=True)
+        ghost.write_text(json.dumps({"pid": os.getpid(), "addr": str(tmp_path / "none.sock"), "pluginId": "ghost"}))
         with running([], run_env(state_root), command="serve"):
             api = ApiClient.wait_for(state_root)
             api.call("POST", "/api/plugins", {"path": str(plugin)})
             open_page(browser, api)
             first_pid = browser.wait(_chip("ready"), timeout=START)
+            browser.wait("() => document.querySelector('[data-testid=card][data-plugin=ghost]')")
             browser.evaluate("() => { window.__noReload = true; }")
             assert len(browser.wait(built_rows)) == 1
         browser.wait(f"() => ({CONNECTION})().startsWith('plugindev is not answering')", timeout=30)
+        ghost.unlink()
         # the next serve of this state root: same port and token, event ids above the last ones; it brings the
         # plugin back (managed.json) while the page retries, and the page resumes after the last event it saw
         with running([], run_env(state_root), command="serve"):
@@ -132,6 +139,8 @@ def test_the_page_comes_back_by_itself_when_serve_restarts(tmp_path: Path, engin
             rows = browser.wait(f"() => {{ const rows = ({built_rows})(); return rows.length >= 2 && rows; }}")
             assert len(rows) == 2, rows  # one build per serve: nothing lost, nothing shown twice
             assert browser.evaluate("() => window.__noReload") is True  # no page load: it came back by itself
+            # a plugin the new plugindev does not have is no longer shown
+            browser.wait("() => !document.querySelector('[data-testid=card][data-plugin=ghost]')")
         assert _page_errors(browser.messages()) == []
 
 
