@@ -3,6 +3,7 @@
 - Go save → the dashboard card shows `building`, then `ready` with the new process (p50, p95);
 - UI edit → the preview's DOM updated by Fast Refresh (p95, target < 100 ms as bench/hmr_browser.py);
 - Go save → the preview's plugin subtree re-mounted (p50, p95);
+- the preview's first load: navigation → the plugin rendered (once);
 - the dashboard with 10 plugins x 5000 kept log lines (the real API and event history in this process, fed
   synthetic events): first contentful paint, every line received and shown, and frame times while following
   10 x 100 new lines a second.
@@ -66,8 +67,9 @@ def card_and_preview(work: Path, rounds: int, engine: str) -> None:
         open_page(dashboard, api)
         dashboard.wait("() => document.querySelector('[data-plugin=hello]')?.dataset.status === 'ready'")
         dashboard.evaluate(CHIP_RECORDER)
+        opened = time.time() * 1000
         open_page(preview, api, "/preview/hello")
-        preview.wait("() => window.__preview?.ready", timeout=120)
+        first_load = preview.wait("() => window.__preview?.ready && Date.now()", timeout=120) - opened
         for round_ in range(rounds):
             seen = len(dashboard.evaluate("() => window.__chips"))
             mounts = preview.evaluate("() => window.__preview.view.mounts")
@@ -98,6 +100,7 @@ def card_and_preview(work: Path, rounds: int, engine: str) -> None:
     _row("Go save → card shows ready", ready)
     _row("UI edit → preview DOM updated", ui, 100.0)
     _row("Go save → preview re-mounted", remount)
+    _row("preview opened → plugin rendered", [first_load])
 
 
 def _entry(plugin_id: str, n: int) -> dict[str, str]:
