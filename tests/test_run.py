@@ -538,3 +538,39 @@ def test_kill_9_during_a_build_leaves_nothing_for_the_next_run(testplugin: Path,
                                        "ended leftover go-build" in e["data"]["message"]], 30, "the build ended")
             assert not group_alive(build["pgid"])
             second.wait_status(ready, START, "the next run ready")
+
+
+def test_a_run_whose_output_reader_is_gone_still_stops_cleanly(testplugin: Path, state_root: Path,
+                                                               tmp_path: Path) -> None:
+    """`plugindev run | tee run.log`, then Ctrl+C: tee ends first, so every line plugindev prints from then on
+    meets a closed pipe; the run must still stop cleanly and leave nothing running."""
+    read_end, write_end = os.pipe()
+    with open(tmp_path / "stderr", "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", str(testplugin)],
+                                   env=run_env(state_root), stdin=subprocess.DEVNULL, stdout=write_end,
+                                   stderr=stderr, start_new_session=True)
+    os.close(write_end)
+    plugin_pid = 0
+    try:
+        printed = b""
+        deadline = time.monotonic() + START
+        while b"ready in" not in printed and time.monotonic() < deadline:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            printed += chunk
+        assert b"ready in" in printed, printed.decode()[-2000:]
+        plugin_pid = devinfo(state_root, "testplugin")["pid"]
+        os.close(read_end)
+        read_end = -1
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl+C: plugindev's group (plugins have their own)
+        assert process.wait(30) == 0, (tmp_path / "stderr").read_text()[-2000:]
+        assert gone(plugin_pid)
+        assert devinfo(state_root, "testplugin") is None
+    finally:
+        if read_end >= 0:
+            os.close(read_end)
+        for group in (process.pid, plugin_pid):  # whatever a failed stop left (the plugin has its own group)
+            if group and group_alive(group):
+                os.killpg(group, signal.SIGKILL)
+        process.wait(10)

@@ -35,24 +35,30 @@ class Printer:
 
     def line(self, tag: str, message: str, plugin_id: str = "") -> None:
         if self.as_json:  # plugindev's own messages, outside any plugin's events
-            self.stream.write(json.dumps({"event": EVENT_SYSTEM, "pluginID": plugin_id,
-                                          "data": {"tag": tag, "message": message}}) + "\n")
-            self.stream.flush()
+            self._write(json.dumps({"event": EVENT_SYSTEM, "pluginID": plugin_id,
+                                    "data": {"tag": tag, "message": message}}) + "\n")
             return
         stamp = datetime.now().strftime("%H:%M:%S")
         label = f"[{tag}]"
         if self.colour:
             label = f"\x1b[{_COLOURS.get(tag, '0')}m{label}\x1b[0m"
         prefix = f"{plugin_id} " if self.show_plugin and plugin_id else ""
-        self.stream.write(f"{stamp} {prefix}{label} {message}\n")
-        self.stream.flush()
+        self._write(f"{stamp} {prefix}{label} {message}\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            # the reader is gone (`| tee` ended by the same Ctrl+C, a closed terminal): the run still stops
+            # cleanly, only silently
+            self.stream = open(os.devnull, "w")  # noqa: SIM115 - kept for the rest of the run
 
     def handle(self, event: Event) -> None:
         """Log lines and (with -v) status changes; build errors arrive as log lines too, so the error
         events are for --json readers only."""
         if self.as_json:
-            self.stream.write(json.dumps(event.to_json()) + "\n")
-            self.stream.flush()
+            self._write(json.dumps(event.to_json()) + "\n")
             return
         if event.name == EVENT_LOG:
             for entry in event.payload:

@@ -78,8 +78,8 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
             for managed in manager.plugins.values():
                 managed.session.devinfo.remove()
             os._exit(130)
+        stop.set()  # first: nothing the printer meets may keep the run from stopping
         printer.line("system", "stopping (press Ctrl+C again to force)")
-        stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
