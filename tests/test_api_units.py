@@ -74,3 +74,50 @@ def test_the_kept_port_is_tried_first_and_a_taken_one_gives_a_free_port(tmp_path
         taker.listen()
         moved = asyncio.run(served_on(free))
     assert moved not in (0, free)
+
+
+def test_api_json_is_taken_over_once_the_plugindev_owning_it_has_gone(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from orchestrator.api import server
+    from orchestrator.api.history import EventHistory
+    from orchestrator.common.process import start_time
+    from orchestrator.devloop.context import RunOptions
+    from orchestrator.devloop.manager import DevManager
+
+    monkeypatch.setattr(server, "ADVERTISE_RETRY", 0.05)
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    api_json = tmp_path / "plugindev" / "api.json"
+    api_json.parent.mkdir(parents=True)
+    api_json.write_text(json.dumps({"url": "http://127.0.0.1:1", "token": "t", "pid": owner.pid,
+                                    "startTime": start_time(owner.pid)}))
+
+    async def scenario() -> tuple[bool, str, str]:
+        manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
+        api_server = server.ApiServer(server.Api(manager, EventHistory(manager.bus)), tmp_path)
+        await api_server.start()
+        try:
+            at_first = api_server.advertised
+            await asyncio.sleep(0.3)
+            still_theirs = json.loads(api_json.read_text())["url"]
+            owner.kill()
+            owner.wait(10)
+            for _ in range(100):
+                if api_server.advertised:
+                    break
+                await asyncio.sleep(0.05)
+            return at_first, still_theirs, json.loads(api_json.read_text())["url"] if api_server.advertised else ""
+        finally:
+            await api_server.close()
+
+    try:
+        at_first, while_owned, taken = asyncio.run(scenario())
+    finally:
+        owner.kill()
+        owner.wait(10)
+    assert (at_first, while_owned) == (False, "http://127.0.0.1:1")  # a live owner's file stays
+    assert taken.startswith("http://127.0.0.1:") and taken != "http://127.0.0.1:1"
+    assert not api_json.exists()  # and it went with the server that took it over

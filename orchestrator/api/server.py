@@ -32,6 +32,7 @@ from orchestrator.web.routes import add_web_routes
 
 HEARTBEAT = 15.0  # seconds between comments on an idle event stream, so proxies and clients keep it open
 RECONNECT_MS = 1000  # how soon a browser's EventSource retries while plugindev is away
+ADVERTISE_RETRY = 2.0  # seconds between looks at another plugindev's api.json, to take it over once it has gone
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -211,6 +212,7 @@ class ApiServer:
         self.file = state_root / "plugindev" / "api.json"
         self._runner: web.AppRunner | None = None
         self._history_task: asyncio.Task[None] | None = None
+        self._takeover_task: asyncio.Task[None] | None = None
         self.advertised = False
 
     @property
@@ -236,6 +238,14 @@ class ApiServer:
                                  "--api-port (or leave it out for a free one)") from None
         self.api.port = self._runner.addresses[0][1]
         self.advertised = self._advertise()
+        if not self.advertised:
+            self._takeover_task = asyncio.create_task(self._advertise_once_free())
+
+    async def _advertise_once_free(self) -> None:
+        """Take api.json over when the plugindev that owns it stops, so that tools find this one then."""
+        while not self.advertised:
+            await asyncio.sleep(ADVERTISE_RETRY)
+            self.advertised = self._advertise()
 
     async def _listen(self, port: int) -> None:
         assert self._runner is not None
@@ -255,6 +265,7 @@ class ApiServer:
         return True
 
     async def close(self) -> None:
+        await _cancel(self._takeover_task)  # first: it must not advertise a server that is going
         # a stream cut off mid-chunk is a network error to a browser; ended, it is a close its EventSource retries
         for stream in list(self.api.streams):
             with contextlib.suppress(ConnectionError, RuntimeError):
@@ -265,6 +276,10 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._history_task is not None:
-            self._history_task.cancel()
-            await asyncio.gather(self._history_task, return_exceptions=True)
+        await _cancel(self._history_task)
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

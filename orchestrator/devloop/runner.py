@@ -101,7 +101,8 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
             api.external = monitor
             watching = asyncio.create_task(monitor.run(stop))
         if external or printer.verbose:  # `serve` is there for its API; `run` mentions it with -v
-            where = "" if server.advertised else " (another plugindev's api.json stays the advertised one)"
+            where = "" if server.advertised else \
+                " (api.json is another running plugindev's; this one takes it over when that one stops)"
             printer.line("system", f"control API at {server.url}{where}; token in {server.file}")
         if external or open_dashboard:
             dashboard = f"{server.url}/?token={api.token}"  # the page keeps it in a cookie from then on
