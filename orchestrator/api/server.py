@@ -20,10 +20,9 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from orchestrator.api.advert import api_file, running_api, write_api_file
 from orchestrator.api.history import EventHistory
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
-from orchestrator.common.files import write_atomic
-from orchestrator.common.process import is_alive, start_time
 from orchestrator.devloop.events import Event, LogEntry
 from orchestrator.devloop.manager import DevManager
 from orchestrator.devloop.state import HOST, DevState
@@ -209,7 +208,8 @@ class ApiServer:
 
     def __init__(self, api: Api, state_root: Path) -> None:
         self.api = api
-        self.file = state_root / "plugindev" / "api.json"
+        self.state_root = state_root
+        self.file = api_file(state_root)
         self._runner: web.AppRunner | None = None
         self._history_task: asyncio.Task[None] | None = None
         self._takeover_task: asyncio.Task[None] | None = None
@@ -253,15 +253,10 @@ class ApiServer:
 
     def _advertise(self) -> bool:
         """Write api.json unless another live plugindev's is there (then that one stays what tools find)."""
-        try:
-            current = json.loads(self.file.read_text())
-            if current.get("pid") != os.getpid() and is_alive(int(current["pid"]), current.get("startTime")):
-                return False
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        document = {"url": self.url, "token": self.api.token, "pid": os.getpid(),
-                    "startTime": start_time(os.getpid())}
-        write_atomic(self.file, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)
+        owner = running_api(self.state_root)
+        if owner is not None and owner.pid != os.getpid():
+            return False
+        write_api_file(self.state_root, self.url, self.api.token)
         return True
 
     async def close(self) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from orchestrator.api.advert import ApiEndpoint, running_api
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import LineSplitter
 from orchestrator.common.process import is_alive
@@ -35,15 +36,6 @@ NO_PLUGIN = ("no plugin in development: start one with `plugindev run PLUGIN_DIR
              "(or add one to a running `plugindev serve`)")
 
 
-@dataclass(frozen=True)
-class ApiEndpoint:
-    """A live plugindev's control API, as its api.json advertises it."""
-
-    url: str
-    token: str
-    pid: int
-
-
 @dataclass
 class Snapshot:
     """The states shown at one moment, where they come from, and what went wrong reading a better source."""
@@ -51,21 +43,6 @@ class Snapshot:
     states: list[dict[str, Any]]
     source: str
     notes: list[str] = field(default_factory=list)
-
-
-def api_file(root: Path) -> Path:
-    return root / "plugindev" / "api.json"
-
-
-def running_api(root: Path) -> ApiEndpoint | None:
-    """The API of the plugindev that advertises one, when that process still runs."""
-    try:
-        data = json.loads(api_file(root).read_text(encoding="utf-8"))
-        endpoint = ApiEndpoint(str(data["url"]).rstrip("/"), str(data["token"]), int(data["pid"]))
-        started = data.get("startTime")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return endpoint if is_alive(endpoint.pid, started if isinstance(started, int) else None) else None
 
 
 # -- the API -----------------------------------------------------------------------------------------------
