@@ -37,6 +37,14 @@ def _chip(status: str, pid: int | None = None) -> str:
     }}"""
 
 
+def _press(browser: Browser, card: str, action: str, old_pid: int) -> int:
+    """Click a card's `action` button; once it says done, the card is ready with a process other than old_pid."""
+    browser.click(f"{card} button[data-action={action}]")
+    assert browser.wait(f"() => document.querySelector('{card} [data-testid=action-result]')?.textContent"
+                        f".trim() === '{action}: done'", timeout=120) is True
+    return int(browser.wait(_chip("ready", old_pid), timeout=120))
+
+
 def _rows_when(browser: Browser, predicate: Callable[[list[dict[str, str]]], bool]) -> list[dict[str, str]]:
     """The log rows once `predicate` holds (a filter change reaches the view on its next redraw), or the last."""
     deadline = time.monotonic() + 10
@@ -200,12 +208,10 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path, engine: st
         third_pid = browser.wait(_chip("ready", second_pid), timeout=120)
         assert browser.evaluate(f"() => document.querySelectorAll('{card} [data-testid=build-error]').length") == 0
 
-        # the Rebuild button rebuilds: its result is shown, and a new process serves
-        browser.click(f"{card} button[data-action=rebuild]")
-        # waits for the final result, not the "…" shown while the request runs
-        assert browser.wait(f"() => document.querySelector('{card} [data-testid=action-result]')?.textContent"
-                            ".trim() === 'rebuild: done'") is True
-        browser.wait(_chip("ready", third_pid), timeout=120)
+        # the Rebuild and Restart buttons: their result is shown (the final one, not the "…" while the request
+        # runs), and a new process serves
+        rebuilt_pid = _press(browser, card, "rebuild", third_pid)
+        restarted_pid = _press(browser, card, "restart", rebuilt_pid)
 
         # the log: source filter, level filter, text search
         browser.select(f"{card} [data-testid=filter-source]", "go-build")
@@ -221,7 +227,8 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path, engine: st
         assert rows and {row["level"] for row in rows} == {"error"}
         assert any("this is not Go" in row["message"] or "main.go" in row["message"] for row in rows), rows
 
-        # stop: the card says stopped
+        # stop: the card says stopped; start: it serves again
         browser.click(f"{card} button[data-action=stop]")
         browser.wait(_chip("stopped"), timeout=60)
+        _press(browser, card, "start", restarted_pid)
         assert _page_errors(browser.messages()) == []
