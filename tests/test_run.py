@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
+from api_support import ApiClient
 from go_support import copy_fixture
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from run_support import (
@@ -574,3 +575,27 @@ def test_a_run_whose_output_reader_is_gone_still_stops_cleanly(testplugin: Path,
             if group and group_alive(group):
                 os.killpg(group, signal.SIGKILL)
         process.wait(10)
+
+
+@pytest.mark.parametrize("opens", [True, False])
+def test_run_open_prints_the_dashboard_and_opens_it_or_says_it_could_not(testplugin: Path, state_root: Path,
+                                                                         tmp_path: Path, opens: bool) -> None:
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser.sh"  # what $BROWSER names is what Python's webbrowser runs
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n' if opens else "#!/bin/sh\nexit 1\n")
+    browser.chmod(0o755)
+
+    def said(run: RunHandle) -> list[str]:
+        return [e["data"]["message"] for e in list(run.events) if e["event"] == "plugindev/system"
+                and ("dashboard" in e["data"]["message"] or "browser" in e["data"]["message"])]
+
+    with running(["--open", str(testplugin)], run_env(state_root, BROWSER=str(browser))) as run:
+        api = ApiClient.wait_for(state_root)
+        url = f"{api.url}/?token={api.token}"
+        if opens:
+            run.wait_for(lambda _: opened.exists() and opened.read_text(), 10, "the browser started")
+            assert opened.read_text() == url
+            assert said(run) == [f"dashboard: {url}"]
+        else:
+            lines = run.wait_for(lambda r: len(said(r)) == 2 and said(r), 10, "the line about no browser")
+            assert lines == [f"dashboard: {url}", "no web browser could be opened here: open the dashboard URL above"]

@@ -110,7 +110,8 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
             if open_dashboard:
                 import webbrowser
 
-                await loop.run_in_executor(None, webbrowser.open, dashboard)
+                if not await loop.run_in_executor(None, webbrowser.open, dashboard):
+                    printer.line("system", "no web browser could be opened here: open the dashboard URL above")
         waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(manager.failed.wait())]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for task in waiting:
