@@ -12,7 +12,8 @@ The project's npm dependencies are installed once per package.json content (``np
 ``$PLUGINDEV_CACHE_DIR/browser-host/<hash>/dist`` (with a ``node_modules`` symlink to the cached install).
 The runner runs in its own process group and is killed (group) on timeout; Playwright itself closes Chromium.
 No browser is ever downloaded: Chromium comes from the system (``/usr/bin/chromium``, or
-``$PLUGINDEV_CHROMIUM``).
+``$PLUGINDEV_CHROMIUM``). The page tests' other engines (Firefox, WebKit) are found the same way
+(``engine_args``) and driven by tests/browser_driver.py.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def chromium_path() -> str:
 
 
 # engine → (what it needs: argument → finder, how to install it on Debian)
-ENGINES: dict[str, tuple[dict[str, Callable[[], str | None]], str]] = {
+ENGINE_NEEDS: dict[str, tuple[dict[str, Callable[[], str | None]], str]] = {
     "chromium": ({"executable": find_chromium}, "apt-get install chromium (or set PLUGINDEV_CHROMIUM)"),
     "firefox": ({"executable": lambda: _executable("PLUGINDEV_FIREFOX", ["firefox-esr", "firefox"])},
         "apt-get install firefox-esr (or set PLUGINDEV_FIREFOX)"),
@@ -76,7 +77,7 @@ ENGINES: dict[str, tuple[dict[str, Callable[[], str | None]], str]] = {
 def engine_args(engine: str) -> dict[str, str]:
     """What tests/browser/driver.mjs needs to start `engine`; fails the calling test with what to install when
     something is missing (no browser is ever downloaded)."""
-    finders, install = ENGINES[engine]
+    finders, install = ENGINE_NEEDS[engine]
     found = {name: finder() for name, finder in finders.items()}
     missing = [name for name, path in found.items() if path is None]
     if missing:
