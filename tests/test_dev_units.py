@@ -228,3 +228,41 @@ VITE_LINES = {
 @pytest.mark.parametrize("line", VITE_LINES)
 def test_vite_lines_lose_their_own_stamp_and_the_banner_is_detail(line: str) -> None:
     assert vite_line(line) == VITE_LINES[line]
+
+
+def test_vites_readiness_probe_tells_nothing_listening_not_http_and_a_status_apart() -> None:
+    import socket
+
+    from aiohttp import web
+
+    from orchestrator.devloop.vite import http_status
+
+    async def scenario() -> tuple[str, int, int]:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+        try:
+            await http_status(closed, "/", 1.0)
+            nothing = "answered"
+        except OSError:
+            nothing = "OSError"  # the caller retries
+        garbage = await asyncio.start_server(lambda _r, w: (w.write(b"no http here\r\n\r\n"), w.close()),
+                                             "127.0.0.1", 0)
+        not_http = await http_status(garbage.sockets[0].getsockname()[1], "/", 1.0)
+        garbage.close()
+        async def vite_client(_request: web.Request) -> web.Response:
+            return web.Response(status=200)
+
+        app = web.Application()
+        app.router.add_get("/@vite/client", vite_client)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            served = await http_status(runner.addresses[0][1], "/@vite/client", 1.0)
+        finally:
+            await runner.cleanup()
+        return nothing, not_http, served
+
+    assert asyncio.run(scenario()) == ("OSError", 0, 200)

@@ -88,20 +88,19 @@ def allocate_port(taken: Collection[int] = (), ports: range = PORT_RANGE) -> int
 
 
 async def http_status(port: int, path: str, timeout: float) -> int:
-    """The status code of a plain HTTP/1.1 GET on 127.0.0.1:port, 0 when the answer is not HTTP."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
+    """The status code of a GET on 127.0.0.1:port, 0 when the answer is not HTTP."""
+    import aiohttp  # loaded when a Vite starts, not for `plugindev --help`
+
     try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
-        await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), timeout)
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    parts = status_line.split()
-    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
-        return int(parts[1])
-    return 0
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+                session.get(f"http://{HOST}:{port}{path}", allow_redirects=False) as response:
+            return response.status
+    except aiohttp.ClientConnectionError as exc:
+        if isinstance(exc, OSError):  # nothing listens (yet): the caller retries
+            raise
+        return 0  # something listens but does not speak HTTP
+    except aiohttp.ClientResponseError:
+        return 0
 
 
 def describe_exit(code: int) -> str:
