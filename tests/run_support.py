@@ -58,6 +58,10 @@ class RunHandle:
         return [e["data"] for e in list(self.events) if e["event"] == "plugin/devserver/status"
                 and (plugin_id is None or e["pluginID"] == plugin_id)]
 
+    def said(self) -> list[str]:
+        """plugindev's own lines (not a plugin's): `plugindev/system` events."""
+        return [e["data"]["message"] for e in list(self.events) if e["event"] == "plugindev/system"]
+
     def logs(self) -> list[dict[str, Any]]:
         return [entry for e in list(self.events) if e["event"] == "plugin/devserver/log" for entry in e["data"]]
 

@@ -221,7 +221,6 @@ def test_an_api_identity_that_cannot_be_kept_is_said_and_serve_goes_on(tmp_path:
     identity_file(state_root).mkdir(parents=True)  # a folder where the file goes
     with running([], run_env(state_root), command="serve") as run:
         assert ApiClient.wait_for(state_root).get("/api/plugins") == []
-        said = run.wait_for(lambda r: [e["data"]["message"] for e in list(r.events) if e["event"] == "plugindev/system"
-                                       and "api-identity" in e["data"]["message"]], 30, "the identity line")
+        said = run.wait_for(lambda r: [m for m in r.said() if "api-identity" in m], 30, "the identity line")
     assert said == [f"cannot write {identity_file(state_root)}: Is a directory; a folder is in the way of that file; "
                     "move it aside (the next run gets a new API token)"]

@@ -278,8 +278,7 @@ def test_kill_9_leftovers_are_ended_by_the_next_run(testplugin: Path, state_root
         assert socket_dir.is_dir()
         # inside the first block: its clean-up (which ends every recorded group) must not do the work
         with running([str(testplugin)], env) as second:
-            second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system" and
-                                       "ended leftover plugin" in e["data"]["message"]], 30, "the leftover ended")
+            second.wait_for(lambda r: [m for m in r.said() if "ended leftover plugin" in m], 30, "the leftover ended")
             second.wait_status(ready, START, "the new plugin ready")
             assert not is_alive(info["pid"])
             assert not socket_dir.exists()  # its go-plugin socket folder went with it
@@ -469,8 +468,7 @@ def test_kill_9_during_the_handshake_leaves_nothing_for_the_next_run(testplugin:
         run.process.wait(10)
         assert is_alive(plugin["pid"])  # still waiting to print its handshake, and nobody's child
         with running([str(testplugin)], env) as second:
-            second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system" and
-                                       "ended leftover plugin" in e["data"]["message"]], 30, "the leftover ended")
+            second.wait_for(lambda r: [m for m in r.said() if "ended leftover plugin" in m], 30, "the leftover ended")
             assert not is_alive(plugin["pid"])
             second.wait_status(ready, START, "the new plugin ready")
 
@@ -535,8 +533,7 @@ def test_kill_9_during_a_build_leaves_nothing_for_the_next_run(testplugin: Path,
         run.process.wait(10)
         assert group_alive(build["pgid"])  # the slow build outlived plugindev
         with running([str(testplugin)], env) as second:
-            second.wait_for(lambda r: [e for e in r.events if e["event"] == "plugindev/system" and
-                                       "ended leftover go-build" in e["data"]["message"]], 30, "the build ended")
+            second.wait_for(lambda r: [m for m in r.said() if "ended leftover go-build" in m], 30, "the build ended")
             assert not group_alive(build["pgid"])
             second.wait_status(ready, START, "the next run ready")
 
@@ -586,8 +583,7 @@ def test_run_open_prints_the_dashboard_and_opens_it_or_says_it_could_not(testplu
     browser.chmod(0o755)
 
     def said(run: RunHandle) -> list[str]:
-        return [e["data"]["message"] for e in list(run.events) if e["event"] == "plugindev/system"
-                and ("dashboard" in e["data"]["message"] or "browser" in e["data"]["message"])]
+        return [m for m in run.said() if "dashboard" in m or "browser" in m]
 
     with running(["--open", str(testplugin)], run_env(state_root, BROWSER=str(browser))) as run:
         api = ApiClient.wait_for(state_root)
