@@ -82,12 +82,16 @@ async function sharedInGraph(viteURL, entry) {
   return found;
 }
 
+// Loads `names` onto `shared`; says which did not load, once each.
 async function load(shared, names) {
   const results = await Promise.allSettled(names.map((name) => LAZY[name]()));
+  const failed = [];
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') shared[names[i]] = result.value;
-    else trace.failed.push(`${names[i]}: ${result.reason}`);
+    else failed.push(`${names[i]}: ${result.reason}`);
   });
+  if (failed.length) console.warn('[plugindev preview] shared modules that did not load:', failed);
+  trace.failed.push(...failed);
 }
 
 // The packages the plugin reads are loaded before it is imported, the others right after it renders: the first
@@ -101,13 +105,9 @@ async function fillShared(viteURL, entry) {
   const first = used ? names.filter((name) => used.has(name)) : names;
   trace.loadedFirst = first;
   await load(shared, first);
-  if (trace.failed.length) console.warn('[plugindev preview] shared modules that did not load:', trace.failed);
   trace.steps.push('shared filled');
   const rest = names.filter((name) => !first.includes(name));
-  return () => load(shared, rest).then(() => {
-    if (trace.failed.length) console.warn('[plugindev preview] shared modules that did not load:', trace.failed);
-    trace.steps.push('rest filled');
-  });
+  return () => load(shared, rest).then(() => trace.steps.push('rest filled'));
 }
 
 class ErrorBoundary extends React.Component {
