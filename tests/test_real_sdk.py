@@ -27,12 +27,14 @@ START = 240.0  # a cold Go cache builds the SDK and its dependencies first
 
 @pytest.fixture(scope="session")
 def attach_client() -> Path:
-    """The IDE's external-mode attach path as a Go program (go-plugin v1.7 + the SDK's lifecycle client)."""
+    """The IDE's external-mode attach path as a Go program (go-plugin v1.7 + the SDK's lifecycle and v1
+    resource clients)."""
     return build_fixture(FIXTURES / "attachclient", package=".")
 
 
-def _attach(client: Path, info_file: Path, *, close: bool = False) -> dict[str, Any]:
-    args = [str(client), "-devinfo", str(info_file), *(["-close"] if close else [])]
+def _attach(client: Path, info_file: Path, *, close: bool = False, resource: str = "") -> dict[str, Any]:
+    args = [str(client), "-devinfo", str(info_file), *(["-close"] if close else []),
+            *(["-resource", resource] if resource else [])]
     result = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
@@ -94,6 +96,25 @@ def test_scaffolded_resource_plugin_serves_the_ides_attach_path_over_a_unix_sock
         again = _wait_new_devinfo(run, state_root, "res-plugin", info["pid"])
         assert not is_alive(info["pid"]) and is_alive(again["pid"])
         assert _attach(attach_client, info_file)["health"] == "SERVING_STATUS_SERVING"
+
+
+def test_the_scaffolds_resource_capability_answers_the_ides_v1_resource_client(tmp_path: Path,
+                                                                             attach_client: Path) -> None:
+    # The IDE dispenses `resource` as omniview.sdk.resource.v1.ResourcePlugin; the SDK's older registration
+    # serves another service, which answers Unimplemented although the lifecycle lists `resource`.
+    plugin = tmp_path / "work" / "items-plugin"
+    scaffold(plugin, ScaffoldOptions("items-plugin", "Items", "", "backend", ("resource",)).checked())
+    state_root = tmp_path / "state"
+    with running([str(plugin)], run_env(state_root)) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        run.wait_for(lambda _: devinfo(state_root, "items-plugin"), 10, ".devinfo")
+        report = _attach(attach_client, state_root / "plugins/items-plugin/.devinfo", resource="core::v1::Item")
+        assert report["capabilities"] == ["resource", "settings"]
+        assert report["resource"] == {
+            "connections": [{"id": "local", "name": "Local"}],
+            "started": "CONNECTED",
+            "items": [{"id": "example", "name": "Example item", "connection": "local"}],
+        }
 
 
 def test_an_sdk_plugin_on_tcp_is_attached_closed_and_restarted(tmp_path: Path, attach_client: Path) -> None:

@@ -59,7 +59,11 @@ def test_resource_capability_renders_its_registration_and_keeps_the_templates_ow
                                                                                      "exec"]
     assert "registerResources(plugin)" in (target / "pkg/main.go").read_text()
     registration = (target / "pkg/resource.go").read_text()
-    assert "sdk.RegisterResourcePlugin(plugin, sdk.ResourcePluginOpts[Client]{" in registration
+    # the SDK's v1 resource API, the service the IDE calls (the older sdk.RegisterResourcePlugin it does not)
+    assert "resource.BuildResourceController(context.Background(), resource.ResourcePluginConfig[Client]{" \
+        in registration
+    assert 'plugin.RegisterCapability("resource", &rpv1.GRPCPlugin{Impl: controller' in registration
+    assert "RegisterResourcePlugin" not in registration
     readme = (target / "README.md").read_text()
     assert "`resource` is registered in `pkg/resource.go`" in readme
     assert "Declared in `plugin.yaml` but not registered by the scaffold: exec." in readme
