@@ -9,10 +9,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -60,3 +62,38 @@ def scaffold_plugin(work: Path, template: str, plugin_id: str = "hello") -> Path
     plugin = work / "work" / plugin_id
     plugindev("scaffold", str(plugin), "--id", plugin_id, "--template", template)
     return plugin
+
+
+HINT_WATCH = """(text) => { window.__seen = new Promise((resolve) => {
+  const check = () => document.querySelector('[data-testid=hint]')?.textContent === text;
+  const observer = new MutationObserver(() => {
+    if (check()) { observer.disconnect(); resolve(Date.now()); }
+  });
+  observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+  setTimeout(() => resolve(document.querySelector('[data-testid=hint]')?.textContent ?? 'no hint'), 10000);
+}); }"""
+"""Arms window.__seen: the wall-clock time the preview's hint shows `text` (its text after 10 s if never)."""
+
+
+def hint_edit_times(browser: Any, page_file: Path, rounds: int) -> list[float]:
+    """ms from writing a new text into the `data-testid="hint"` paragraph of `page_file` to the page showing it,
+    `rounds` times, in the page `browser` (a tests/browser_driver.Browser) has open."""
+    times = []
+    for round_ in range(rounds):
+        text = f"bench edit {round_}"
+        browser.evaluate(HINT_WATCH, text)
+        original = page_file.read_text()
+        start = time.time() * 1000
+        page_file.write_text(original.replace(original[original.index('"hint">') + 7:original.index("</p>")], text))
+        seen = browser.evaluate("() => window.__seen")
+        if not isinstance(seen, int | float):
+            raise SystemExit(f"UI edit {round_}: the page's hint still says {seen!r} after 10 s; "
+                             f"console: {browser.messages()[-5:]}")
+        times.append(seen - start)
+        time.sleep(0.1)  # as hmr_check.mjs: Vite re-reads a file it saw empty for up to 100 ms
+    return times
+
+
+def row(name: str, samples: list[float], target: float | None = None) -> None:
+    ratio = f"{pct(samples, 95) / target:11.2f}" if target else f"{'':11}"
+    print(f"{name:34} {median(samples):8.0f} {pct(samples, 95):8.0f} {max(samples):8.0f} {len(samples):5} {ratio}")

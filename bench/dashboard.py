@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from _bench import bench_dir, median, pct, scaffold_plugin
+from _bench import bench_dir, hint_edit_times, median, pct, row, scaffold_plugin
 from api_support import ApiClient  # tests/ is on the path through _bench
 from browser_driver import Browser
 from run_support import run_env, running
@@ -34,22 +34,6 @@ FOLLOW_SECONDS = 5.0
 FOLLOW_RATE = 100  # new lines a second per plugin while following
 
 
-HINT_WATCH = """(text) => { window.__seen = new Promise((resolve) => {
-  const check = () => document.querySelector('[data-testid=hint]')?.textContent === text;
-  const observer = new MutationObserver(() => {
-    if (check()) { observer.disconnect(); resolve(Date.now()); }
-  });
-  observer.observe(document.body, { subtree: true, childList: true, characterData: true });
-  setTimeout(() => resolve(document.querySelector('[data-testid=hint]')?.textContent ?? 'no hint'), 10000);
-}); }"""
-"""Arms window.__seen: the wall-clock time the preview's hint shows `text` (its text after 10 s if never)."""
-
-
-def _row(name: str, samples: list[float], target: float | None = None) -> None:
-    ratio = f"{pct(samples, 95) / target:11.2f}" if target else f"{'':11}"
-    print(f"{name:34} {median(samples):8.0f} {pct(samples, 95):8.0f} {max(samples):8.0f} {len(samples):5} {ratio}")
-
-
 def _go_touch(main_go: Path, round_: int) -> None:
     main_go.write_text(main_go.read_text() + f"\n// bench save {round_}\n")
 
@@ -58,7 +42,7 @@ def card_and_preview(work: Path, rounds: int, engine: str) -> None:
     plugin = scaffold_plugin(work, "full", "hello")
     main_go, page_file = plugin / "pkg" / "main.go", plugin / "ui" / "src" / "pages" / "HomePage.tsx"
     state_root = work / "state"
-    building, ready, ui, remount = [], [], [], []
+    building, ready, remount = [], [], []
     with running([], run_env(state_root), command="serve"), Browser(engine) as dashboard, \
             Browser(engine) as preview:
         api = ApiClient.wait_for(state_root)
@@ -82,25 +66,13 @@ def card_and_preview(work: Path, rounds: int, engine: str) -> None:
             ready.append(chips[-1][2] - start)
             shown = preview.wait(f"() => window.__preview.view.mounts > {mounts} && Date.now()", timeout=120)
             remount.append(shown - start)
-        for round_ in range(rounds):
-            text = f"bench edit {round_}"
-            preview.evaluate(HINT_WATCH, text)
-            original = page_file.read_text()
-            start = time.time() * 1000
-            page_file.write_text(original.replace(original[original.index('"hint">') + 7:original.index("</p>")],
-                                                  text))
-            seen = preview.evaluate("() => window.__seen")
-            if not isinstance(seen, int | float):
-                raise SystemExit(f"UI edit {round_}: the preview's hint still says {seen!r} after 10 s; "
-                                 f"console: {preview.messages()[-5:]}")
-            ui.append(seen - start)
-            time.sleep(0.1)  # as hmr_check.mjs: Vite re-reads a file it saw empty for up to 100 ms
+        ui = hint_edit_times(preview, page_file, rounds)
     print(f"{'measure (ms)':34} {'p50':>8} {'p95':>8} {'max':>8} {'n':>5} {'p95/target':>11}")
-    _row("Go save → card shows building", building)
-    _row("Go save → card shows ready", ready)
-    _row("UI edit → preview DOM updated", ui, 100.0)
-    _row("Go save → preview re-mounted", remount)
-    _row("preview opened → plugin rendered", [first_load])
+    row("Go save → card shows building", building)
+    row("Go save → card shows ready", ready)
+    row("UI edit → preview DOM updated", ui, 100.0)
+    row("Go save → preview re-mounted", remount)
+    row("preview opened → plugin rendered", [first_load])
 
 
 def _entry(plugin_id: str, n: int) -> dict[str, str]:

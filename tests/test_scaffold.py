@@ -90,9 +90,12 @@ def test_full_scaffold_content(tmp_path: Path) -> None:
                      "format: 'system'", "preserveEntrySignatures: 'exports-only'"):
         assert fragment in config, fragment
     assert "'localhost'" not in config and "port:" not in config
-    assert "export const plugin = new PluginWindow()" in (target / "ui/src/entry.ts").read_text()
+    # the IDE registers routes only (withRoutes), and hands the page plugin.yaml as usePluginContext().meta
+    entry = (target / "ui/src/entry.ts").read_text()
+    assert "export const plugin = new PluginWindow().withRoutes([" in entry and ".setRootPage(" not in entry
     page = (target / "ui/src/pages/HomePage.tsx").read_text()
-    assert "useState" in page and 'data-testid="counter"' in page and '"Hello Plugin"' in page
+    assert "useState" in page and 'data-testid="counter"' in page and "usePluginContext()" in page
+    assert "{meta.name}" in page and 'name: "Hello Plugin"' in (target / "plugin.yaml").read_text()
 
 
 def test_second_scaffold_reports_identical_then_conflict_then_force(tmp_path: Path) -> None:

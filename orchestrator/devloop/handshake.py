@@ -60,10 +60,10 @@ def looks_like_handshake(line: str) -> bool:
     return len(first) == 2 and first[0].isascii() and first[0].isdecimal()
 
 
-def proto_fields(message: bytes) -> dict[int, int | bytes]:
-    """The varint and length-delimited fields of a protobuf message by number (the last one wins), for the
-    few tiny messages plugindev reads without a .proto. Raises ValueError on a malformed message."""
-    fields: dict[int, int | bytes] = {}
+def proto_records(message: bytes) -> list[tuple[int, int | bytes]]:
+    """The varint and length-delimited fields of a protobuf message in wire order, as (number, value): a
+    repeated or map field gives one record per element. Raises ValueError on a malformed message."""
+    records: list[tuple[int, int | bytes]] = []
     pos = 0
 
     def varint() -> int:
@@ -82,12 +82,12 @@ def proto_fields(message: bytes) -> dict[int, int | bytes]:
             key = varint()
             field, wire_type = key >> 3, key & 7
             if wire_type == 0:
-                fields[field] = varint()
+                records.append((field, varint()))
             elif wire_type == 2:
                 size = varint()
                 if pos + size > len(message):
                     raise IndexError
-                fields[field] = message[pos:pos + size]
+                records.append((field, message[pos:pos + size]))
                 pos += size
             elif wire_type in (1, 5):  # fixed 64/32-bit fields: none of ours, skipped
                 pos += 8 if wire_type == 1 else 4
@@ -95,7 +95,13 @@ def proto_fields(message: bytes) -> dict[int, int | bytes]:
                 raise ValueError(f"unsupported protobuf wire type {wire_type}")
     except IndexError:
         raise ValueError("truncated protobuf message") from None
-    return fields
+    return records
+
+
+def proto_fields(message: bytes) -> dict[int, int | bytes]:
+    """The fields of a protobuf message by number (the last one wins), for the few tiny messages plugindev
+    reads without a .proto. Raises ValueError on a malformed message."""
+    return dict(proto_records(message))
 
 
 def decode_stdio_data(message: bytes) -> tuple[int, bytes]:

@@ -1,19 +1,18 @@
 """The pages the control API serves to a browser, from the files shipped in the package (`web/`, no build step
 and no network at run time): the dashboard at `/`, the preview host at `/preview/<id>`, their static files under
-`/static/`, and `/web/cursor` (the id of the newest event, where a page that only wants new events starts its
-stream). The API's guard stands in front of all of them."""
+`/static/`, and `/web/plugin-context/<id>` (what the preview's PluginContext holds). The API's guard stands in
+front of all of them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
 
 from orchestrator.common.paths import resource_dir
-from orchestrator.devloop.ui import entry_url
+from orchestrator.web.plugin_context import plugin_context
 
 if TYPE_CHECKING:
     from orchestrator.api.server import Api
@@ -22,6 +21,17 @@ if TYPE_CHECKING:
 CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
                  ".json": "application/json", ".ttf": "font/ttf", ".txt": "text/plain", ".svg": "image/svg+xml"}
 NO_CACHE = {"Cache-Control": "no-cache"}  # a new plugindev may ship new files under the same names
+# the preview host's chunks and assets are named by their content hash: a browser keeps them for good, so a second
+# view of a preview loads the shared packages from its cache without asking
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+HASHED = ("preview/host/chunks/", "preview/host/assets/")
+IDE_ENTRY = "/src/entry.ts"  # the only URL the IDE imports a dev plugin's UI from, whatever file the plugin has
+# where the preview and the IDE necessarily differ, said on the page, a line each
+PREVIEW_NOTES = (
+    "@omniviewdev/* packages are stand-ins here: their components draw a labelled frame and their hooks return "
+    "empty data (the IDE's are real).",
+    "The theme is MUI's dark default: the IDE's own theme and CSS variables are not loaded here.",
+)
 
 
 class WebPages:
@@ -36,21 +46,26 @@ class WebPages:
 
     async def preview(self, request: web.Request) -> web.Response:
         state = self.api.state(request.match_info["id"])  # an unknown plugin: the guard's 404
-        entry = urlsplit(entry_url(Path(state["devPath"]), 0)).path if state["devPath"] else "/src/entry.ts"
-        return self._page("preview/index.html", plugin_id=state["pluginID"], entry=entry)
+        # what the page would otherwise ask for first, one request after another: the plugin's state, and where
+        # its event stream starts (the newest event's id: it only wants what comes after)
+        kept = self.api.history.since(0)
+        config = {"pluginId": state["pluginID"], "entry": IDE_ENTRY, "notes": list(PREVIEW_NOTES), "state": state,
+                  "lastEventId": kept[-1].id if kept else 0}
+        return self._page("preview/index.html", plugin_id=state["pluginID"], config=config)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         file = (self.root / request.match_info["path"]).resolve()
         if not file.is_relative_to(self.root) or not file.is_file():
             raise web.HTTPNotFound()
         content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
-        return web.FileResponse(file, headers={**NO_CACHE, "Content-Type": content_type})
+        caching = IMMUTABLE if request.match_info["path"].startswith(HASHED) else NO_CACHE
+        return web.FileResponse(file, headers={**caching, "Content-Type": content_type})
 
-    async def cursor(self, _request: web.Request) -> web.Response:
-        kept = self.api.history.since(0)
-        return web.json_response({"lastEventId": kept[-1].id if kept else 0})
+    async def plugin_context(self, request: web.Request) -> web.Response:
+        context = await plugin_context(self.api, request.match_info["id"])  # an unknown plugin: the guard's 404
+        return web.json_response(context.to_json(), headers=NO_CACHE)
 
-    def _page(self, template: str, **context: str) -> web.Response:
+    def _page(self, template: str, **context: object) -> web.Response:
         html = self.templates.get_template(template).render(**context)
         return web.Response(text=html, content_type="text/html", headers=NO_CACHE)
 
@@ -61,5 +76,5 @@ def add_web_routes(app: web.Application, api: Api) -> None:
         web.get("/", pages.dashboard),
         web.get("/preview/{id}", pages.preview),
         web.get("/static/{path:.+}", pages.static),
-        web.get("/web/cursor", pages.cursor),
+        web.get("/web/plugin-context/{id}", pages.plugin_context),
     ])

@@ -1,25 +1,31 @@
-// The preview host: loads one plugin exactly as the IDE does in dev mode (SPEC §5, "How the host loads a dev
-// plugin") and keeps it live:
-//   1. the Refresh runtime from the plugin's Vite server installs the React DevTools hook;
-//   2. then window.__OMNIVIEW_SHARED__ is filled (Promise.allSettled): React (bundled, development build),
-//      the npm-published shared packages the plugin's modules read (loaded only now, so ReactDOM registers
-//      with the hook; the others follow once it renders), and stand-ins for the unpublished @omniviewdev
-//      packages;
-//   3. the entry's named `plugin` export is imported from Vite and its Window rendered inside an error boundary
-//      and PluginContextProvider keyed `<id>-<loadedAt>`.
+// The preview host: loads one plugin the way the IDE does in dev mode (SPEC §6b) and keeps it live:
+//   1. the Refresh runtime from the plugin's Vite server installs the React DevTools hook (before ReactDOM
+//      first runs here, so Fast Refresh reaches the renderer; the IDE's own ReactDOM runs earlier);
+//   2. every shared module is put on window.__OMNIVIEW_SHARED__ in one awaited step, as the IDE does: React
+//      (bundled, development build), the npm-published packages (content-hashed chunks, cached for good after
+//      the first view), and stand-ins for the unpublished @omniviewdev packages;
+//   3. /src/entry.ts is imported with the IDE's 30 s timeout, its exports checked with the IDE's rules and
+//      words, and its routes registered as the IDE registers them: `_routes` (or `Routes`), nested under
+//      /_plugin/<id>/ in a router, inside a React Query client, a MUI theme, an error boundary and
+//      PluginContextProvider {pluginId, meta, settings} keyed `<id>-<loadedAt>`.
 // The event stream drives the rest: a new plugin pid (a Go reload) gives a new key (only the plugin's subtree
 // re-mounts), a failed Go build shows an overlay with its errors until the next good build, and a Vite server
 // on another port reloads the page (the Refresh runtime belongs to one server).
 import * as React from 'react';
 import { EAGER, LAZY, STAND_INS } from 'plugindev:shared';
-import { PluginContextProvider, standInModules } from './standins.js';
+import { PluginContextProvider, setPreviewContext, standInModules } from './standins.js';
+import {
+  devImportFailure, loadFailure, nestedRoutes, noRouteReason, pluginBase, registeredRoutes, validatePluginExports,
+  withImportTimeout,
+} from './ide.js';
 
 const h = React.createElement;
-const trace = { steps: [], hookBeforeReactDom: null, failed: [] };
+const trace = { steps: [], hookBeforeReactDom: null, failed: [], ms: {} };
 window.__previewTrace = trace;
 
-function meta(name) {
-  return document.querySelector(`meta[name="${name}"]`)?.content ?? '';
+function mark(step) {
+  trace.steps.push(step);
+  trace.ms[step] = Math.round(performance.now());
 }
 
 async function json(url) {
@@ -35,79 +41,32 @@ async function injectRefreshHook(viteURL) {
   window.$RefreshReg$ = () => {};
   window.$RefreshSig$ = () => (type) => type;
   window.__vite_plugin_react_preamble_installed__ = true;
-  trace.steps.push('injectIntoGlobalHook');
+  mark('injectIntoGlobalHook');
 }
 
-// A shim reads its specifier from here at once, as it is evaluated (shims/shim.mjs.j2).
-const SHIM_READ = /window\.__OMNIVIEW_SHARED__\?\.\[("(?:[^"\\]|\\.)*")\]/;
-// Import and export statements (a line each, as Vite serves modules) and dynamic imports of a URL; Vite has
-// rewritten every specifier to a path. Its own client and the Refresh runtime read no shared package.
-const IMPORTS = /^\s*(?:import|export)\b[^'"\n;]*?["']([./][^"'\n]*)["']|\bimport\(\s*["']([./][^"'\n]*)["']\s*\)/gm;
-const NOT_WALKED = /^\/@(?:vite\/|react-refresh)/;
-const CRAWL_LIMIT = 3000;
-
-// The shared specifiers the plugin's module graph reads, found by walking it on its Vite server (the requests
-// the import makes next anyway, then answered from Vite's caches); null when the walk cannot tell.
-async function sharedInGraph(viteURL, entry) {
-  const origin = new URL(viteURL).origin;
-  const seen = new Set([new URL(entry, `${viteURL}/`).href]);
-  const found = new Set();
-  let frontier = [...seen];
-  try {
-    while (frontier.length) {
-      const texts = await Promise.all(frontier.map(async (url) => {
-        const response = await fetch(url);
-        return response.ok ? [url, await response.text()] : [url, ''];
-      }));
-      frontier = [];
-      for (const [url, text] of texts) {
-        const shim = SHIM_READ.exec(text);
-        if (shim) {
-          found.add(JSON.parse(shim[1]));
-          continue;
-        }
-        for (const match of text.matchAll(IMPORTS)) {
-          const next = new URL(match[1] ?? match[2], url);
-          if (next.origin !== origin || NOT_WALKED.test(next.pathname) || seen.has(next.href)) continue;
-          seen.add(next.href);
-          frontier.push(next.href);
-        }
-      }
-      if (seen.size > CRAWL_LIMIT) return null;
-    }
-  } catch (error) {
-    console.warn('[plugindev preview] could not walk the plugin\'s modules; loading every shared package:', error);
-    return null;
-  }
-  return found;
-}
-
-// Loads `names` onto `shared`; says which did not load, once each.
-async function load(shared, names) {
-  const results = await Promise.allSettled(names.map((name) => LAZY[name]()));
-  const failed = [];
-  results.forEach((result, i) => {
-    if (result.status === 'fulfilled') shared[names[i]] = result.value;
-    else failed.push(`${names[i]}: ${result.reason}`);
-  });
-  if (failed.length) console.warn('[plugindev preview] shared modules that did not load:', failed);
-  trace.failed.push(...failed);
-}
-
-// The packages the plugin reads are loaded before it is imported, the others right after it renders: the first
-// view does not wait for all of them (most plugins use a few), and a later edit that imports another one finds it.
-async function fillShared(viteURL, entry) {
+/** Every shared module on window.__OMNIVIEW_SHARED__, loaded in parallel; says once which did not load. */
+async function fillShared() {
   trace.hookBeforeReactDom = typeof window.__REACT_DEVTOOLS_GLOBAL_HOOK__ === 'object';
   const shared = (window.__OMNIVIEW_SHARED__ ??= {});
   Object.assign(shared, EAGER, standInModules(STAND_INS));
   const names = Object.keys(LAZY).filter((name) => name !== 'react-dom/client');
-  const used = await sharedInGraph(viteURL, entry);
-  const first = used ? names.filter((name) => used.has(name)) : names;
-  trace.loadedFirst = first;
-  await load(shared, first);
-  trace.steps.push('shared filled');
-  const rest = names.filter((name) => !first.includes(name));
-  return () => load(shared, rest).then(() => trace.steps.push('rest filled'));
+  // React's development build records an owner stack (an Error and a console task) for each of the first 10,000
+  // elements created after a render; the ~10,700 Material icons made at module level took 2 s of it on their own,
+  // for elements that have no owner. Counting as if the limit were reached while the shared modules evaluate skips
+  // that; the count is put back before the plugin runs, so its own elements keep their stacks.
+  const internals = React.__CLIENT_INTERNALS_DO_NOT_USE_OR_WARN_USERS_THEY_CANNOT_UPGRADE;
+  const counted = internals?.recentlyCreatedOwnerStacks;
+  if (typeof counted === 'number') internals.recentlyCreatedOwnerStacks = Infinity;
+  const results = await Promise.allSettled(names.map((name) => LAZY[name]())).finally(() => {
+    if (typeof counted === 'number') internals.recentlyCreatedOwnerStacks = counted;
+  });
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') shared[names[i]] = result.value;
+    else trace.failed.push(`${names[i]}: ${result.reason}`);
+  });
+  if (trace.failed.length) console.warn('[plugindev preview] shared modules that did not load:', trace.failed);
+  mark('shared filled');
+  return shared;
 }
 
 class ErrorBoundary extends React.Component {
@@ -127,12 +86,6 @@ class ErrorBoundary extends React.Component {
   }
 }
 
-/** The plugin's Window, made once per mount (a new router per mount, as a reload in the IDE). */
-function PluginMount({ plugin }) {
-  const window = React.useMemo(() => plugin.Window, [plugin]);
-  return window;
-}
-
 function Overlay({ errors }) {
   return h('div', { className: 'build-overlay', 'data-testid': 'build-overlay', role: 'alert' },
     h('h2', null, 'Go build failed: the plugin keeps its last good backend'),
@@ -141,16 +94,85 @@ function Overlay({ errors }) {
     h('p', null, 'Fix the errors and save: this goes away after the next good build.'));
 }
 
-function Preview({ pluginId, plugin, host }) {
+/** What the page shows instead of a plugin the IDE would not load: the IDE's own line, word for word. */
+function showRefusal(pluginId, error) {
+  const status = document.getElementById('status') ?? document.body.appendChild(document.createElement('p'));
+  status.remove();
+  const box = document.createElement('div');
+  box.className = 'ide-refusal';
+  box.dataset.testid = 'ide-refusal';
+  box.setAttribute('role', 'alert');
+  const title = document.createElement('h2');
+  title.textContent = 'The IDE would not load this plugin';
+  const line = document.createElement('pre');
+  line.textContent = loadFailure(pluginId, error);
+  const hint = document.createElement('p');
+  hint.textContent = 'Fix it and save: the page loads the plugin again.';
+  box.append(title, line, hint);
+  document.getElementById('root').replaceChildren(box);
+  window.__preview.refused = line.textContent;
+}
+
+/** Where a plugin's own navigate('/x') lands: outside /_plugin/<id>/, which in the IDE is the IDE's route. */
+function OutsidePlugin({ base }) {
+  const { useLocation, useNavigate } = window.__OMNIVIEW_SHARED__['react-router-dom'];
+  const location = useLocation();
+  const navigate = useNavigate();
+  return h('div', { className: 'preview-note-page', 'data-testid': 'outside-plugin' },
+    h('p', null, `The plugin navigated to ${location.pathname}, outside its routes under ${base}/: in the IDE that `
+      + `leaves the plugin. Navigate relative to the current page, or to ${base}/… .`),
+    h('button', { type: 'button', onClick: () => navigate(`${base}/`) }, `back to ${base}/`));
+}
+
+/** The IDE's catch-all inside a plugin's routes. */
+function NotFound() {
+  const { useLocation } = window.__OMNIVIEW_SHARED__['react-router-dom'];
+  return h('div', { className: 'preview-note-page', 'data-testid': 'plugin-not-found' },
+    h('h3', null, 'Page not found'),
+    h('p', null, "The route you navigated to doesn't exist within this plugin."),
+    h('code', null, useLocation().pathname));
+}
+
+/** The plugin's routes in a router of their own, made once per mount (a Go reload re-mounts at the same path). */
+function PluginRouter({ pluginId, routes, path, onPath }) {
+  const { RouterProvider, createMemoryRouter, Outlet } = window.__OMNIVIEW_SHARED__['react-router-dom'];
+  const router = React.useMemo(() => {
+    const base = pluginBase(pluginId);
+    const frame = () => h(PluginContextProvider, { pluginId }, h(Outlet));
+    return createMemoryRouter([
+      { path: base, Component: frame, children: [...nestedRoutes(routes), { path: '*', Component: NotFound }] },
+      { path: '*', element: h(OutsidePlugin, { base }) },
+    ], { initialEntries: [path] });
+  }, [pluginId, routes]);
+  React.useEffect(() => router.subscribe((next) => onPath(next.location.pathname)), [router, onPath]);
+  return h(RouterProvider, { router });
+}
+
+/** The app's providers around a plugin, as in the IDE: a React Query client and the MUI theme. */
+function HostProviders({ children }) {
+  const shared = window.__OMNIVIEW_SHARED__;
+  const { QueryClient, QueryClientProvider } = shared['@tanstack/react-query'];
+  const { ThemeProvider, createTheme } = shared['@mui/material/styles'];
+  const [client] = React.useState(() => new QueryClient());
+  const [theme] = React.useState(() => createTheme({ palette: { mode: 'dark' } }));
+  return h(QueryClientProvider, { client }, h(ThemeProvider, { theme }, children));
+}
+
+function Preview({ pluginId, routes, reason, notes, host }) {
   const [view, setView] = React.useState(host.view);
+  const [path, setPath] = React.useState(`${pluginBase(pluginId)}/`);
   React.useEffect(() => host.listen(setView), [host]);
   const key = `${pluginId}-${view.loadedAt}`;
   return h(React.Fragment, null,
     h('header', { className: 'preview-bar' },
-      h('b', null, pluginId), ` · pid ${view.pid || '–'} · mounted ${view.mounts}×`),
+      h('b', null, pluginId), ` · pid ${view.pid || '–'} · mounted ${view.mounts}× · `,
+      h('code', { 'data-testid': 'preview-path' }, path)),
+    h('ul', { className: 'preview-notes', 'data-testid': 'preview-notes' },
+      [reason, ...notes].filter(Boolean).map((note) => h('li', { key: note }, note))),
     h('main', { 'data-testid': 'preview-mount', 'data-mount': view.mounts, 'data-key': key },
-      h(ErrorBoundary, { key },
-        h(PluginContextProvider, { pluginId }, h(PluginMount, { plugin })))),
+      h(HostProviders, null,
+        h(ErrorBoundary, { key },
+          h(PluginRouter, { pluginId, routes, path, onPath: setPath })))),
     view.errors ? h(Overlay, { errors: view.errors }) : null);
 }
 
@@ -208,18 +230,38 @@ function viteReady(pluginId, state, events) {
   });
 }
 
+/** The entry module, imported as the IDE imports it (its URL, its timeout, its words when it fails). */
+async function importEntry(pluginId, state, entry) {
+  const url = state.viteURL + entry;
+  mark('import entry');
+  const module = import(/* @vite-ignore */ url).catch((error) => {
+    throw devImportFailure(pluginId, url, state.vitePort, error);
+  });
+  return withImportTimeout(pluginId, module);
+}
+
 async function boot() {
-  window.__preview = { ready: false, error: null, view: null };
-  const pluginId = meta('plugindev-plugin');
-  const entry = meta('plugindev-entry');
-  const { lastEventId } = await json('/web/cursor');
-  const events = new EventSource(`/api/events?lastEventId=${lastEventId}`);
-  const state = await viteReady(pluginId, await json(`/api/plugins/${encodeURIComponent(pluginId)}`), events);
+  window.__preview = { ready: false, error: null, refused: null, view: null };
+  const config = JSON.parse(document.getElementById('plugindev-preview').textContent);
+  const { pluginId, entry } = config;
+  const events = new EventSource(`/api/events?lastEventId=${config.lastEventId}`);
+  const state = await viteReady(pluginId, config.state, events);
+  // a page that cannot learn meta and settings still shows the plugin, and says so
+  const context = json(`/web/plugin-context/${encodeURIComponent(pluginId)}`).catch((error) => ({
+    meta: { id: pluginId }, settings: {}, notes: [`meta and settings are missing: ${error.message}`],
+  }));
   await injectRefreshHook(state.viteURL);
-  const fillRest = await fillShared(state.viteURL, entry);
-  trace.steps.push('import entry');
-  const module = await import(/* @vite-ignore */ state.viteURL + entry);
-  if (!module.plugin) throw new Error(`${entry} has no named \`plugin\` export (exports: ${Object.keys(module)})`);
+  await fillShared();
+  let plugin;
+  try {
+    plugin = validatePluginExports(await importEntry(pluginId, state, entry));
+  } catch (error) {
+    showRefusal(pluginId, error);
+    return;
+  }
+  const { meta, settings, notes } = await context;
+  setPreviewContext({ meta, settings });
+  const routes = registeredRoutes(plugin);
   const host = new HostView(state);
   events.addEventListener('plugin/devserver/status', (event) => {
     const next = JSON.parse(event.data);
@@ -233,11 +275,11 @@ async function boot() {
   // the host's own renderer: react-dom/client is not on the shared list, and is imported only now, after the hook
   const { createRoot } = await LAZY['react-dom/client']();
   const root = createRoot(document.getElementById('root'));
-  root.render(h(Preview, { pluginId, plugin: module.plugin, host }));
+  const reason = noRouteReason(plugin, routes);
+  root.render(h(Preview, { pluginId, routes, reason, notes: [...config.notes, ...notes], host }));
   window.__preview.view = host.view;
   window.__preview.ready = true;
-  trace.steps.push('rendered');
-  await fillRest();
+  mark('rendered');
 }
 
 boot().catch((error) => {

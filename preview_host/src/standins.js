@@ -9,22 +9,37 @@ import * as React from 'react';
 
 const h = React.createElement;
 
-/** The plugin id the preview renders (what usePluginContext answers). */
-export const PluginContext = React.createContext({ pluginID: '', pluginId: '' });
+/** What usePluginContext answers in the IDE: `{ pluginId, meta, settings }` (SPEC §6b). The preview's host sets
+ * the values it has for the plugin it renders (setPreviewContext), so a provider a plugin renders itself with only a
+ * pluginId gets them too, as the IDE's provider fetches them. */
+export const PluginContext = React.createContext(undefined);
+const previewContext = { meta: {}, settings: {} };
+
+export function setPreviewContext({ meta, settings }) {
+  previewContext.meta = meta;
+  previewContext.settings = settings;
+}
 
 export function PluginContextProvider({ pluginId, children }) {
-  const value = React.useMemo(() => ({ pluginID: pluginId, pluginId }), [pluginId]);
+  const value = React.useMemo(() => ({ pluginId, meta: previewContext.meta, settings: previewContext.settings }),
+    [pluginId]);
   return h(PluginContext.Provider, { value }, children);
 }
 
-/** The IDE's PluginWindow builder (SPEC §5, "What a plugin's plugin export is"). */
+function usePluginContext() {
+  const context = React.useContext(PluginContext);
+  if (!context) throw new Error('usePluginContext must be used within a PluginContextProvider');
+  return context;
+}
+
+/** The runtime's PluginWindow builder (SPEC §5, "What a plugin's plugin export is"). Its fields are class fields,
+ * as the IDE's compiled runtime has them: `_routes` exists (undefined) even when only setRootPage is called, which
+ * is what makes the IDE register no route for such a plugin. */
 export class PluginWindow {
-  constructor() {
-    this.root = null;
-    this.pages = new Map();
-    this.routes = null;
-    this.extensionPoints = [];
-  }
+  _extensions = undefined;
+  root = undefined;
+  pages = {};
+  _routes = undefined;
 
   setRootPage(component) {
     this.root = component;
@@ -32,38 +47,38 @@ export class PluginWindow {
   }
 
   withPage(name, component) {
-    if (this.pages.has(name)) {
+    if (name in this.pages) {
       console.warn(`PluginWindow: a page named ${JSON.stringify(name)} exists already; this one is ignored`);
       return this;
     }
-    this.pages.set(name, component);
+    this.pages[name] = component;
     return this;
   }
 
   withRoutes(routes) {
-    this.routes = routes;
+    this._routes = routes;
     return this;
   }
 
   registerExtensionPoints(points) {
-    this.extensionPoints.push(...(Array.isArray(points) ? points : [points]));
+    this._extensions = [...(this._extensions ?? []), ...(Array.isArray(points) ? points : [points])];
     return this;
   }
 
   get Routes() {
-    if (this.routes) return this.routes;
+    if (this._routes) return this._routes;
     if (this.root) return [{ path: '', index: true, Component: this.root }];
     throw new Error('cannot use plugin without a root page or router');
   }
 
   get Window() {
-    if (this.root && !this.routes) return h(this.root);
+    if (this.root && !this._routes) return h(this.root);
     const { RouterProvider, createMemoryRouter } = window.__OMNIVIEW_SHARED__['react-router-dom'];
     return h(RouterProvider, { router: createMemoryRouter(this.Routes) });
   }
 
   get extensions() {
-    return this.extensionPoints;
+    return this._extensions ?? [];
   }
 }
 
@@ -100,8 +115,8 @@ function emptyHookResult() {
 }
 
 function standInHook(spec, name) {
-  if (name === 'usePluginContext') return () => React.useContext(PluginContext);
-  if (name === 'useResolvedPluginId') return () => React.useContext(PluginContext).pluginID;
+  if (name === 'usePluginContext') return usePluginContext;
+  if (name === 'useResolvedPluginId') return () => usePluginContext().pluginId;
   return function useStandIn() {
     tellOnce(spec, name);
     return emptyHookResult();

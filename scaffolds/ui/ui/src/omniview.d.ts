@@ -3,7 +3,34 @@
 declare module '@omniviewdev/runtime' {
   import type { ComponentType } from 'react';
 
+  /** A route as react-router's RouteObject has it (the parts a plugin uses). */
+  export interface PluginRoute {
+    path?: string;
+    index?: boolean;
+    Component?: ComponentType;
+    children?: PluginRoute[];
+  }
+
   export class PluginWindow {
     setRootPage(component: ComponentType): this;
+    withRoutes(routes: PluginRoute[]): this;
   }
+
+  /** plugin.yaml as the IDE hands it to the UI (the SDK's PluginMeta). */
+  export interface PluginMeta {
+    id: string;
+    version: string;
+    name: string;
+    description: string;
+    capabilities: string[] | null;
+    [field: string]: unknown;
+  }
+
+  export interface PluginContextValue {
+    pluginId: string;
+    meta: PluginMeta;
+    settings: Record<string, unknown>;
+  }
+
+  export function usePluginContext(): PluginContextValue;
 }
