@@ -218,6 +218,8 @@ def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
     from orchestrator.link.setup import prepare_ui
 
     setup = run_async(lambda: prepare_ui(directory, install=not no_install, verbose=is_verbose(ctx)))
+    for conflict in setup.peer_conflicts:
+        _warn(conflict.message)
     installed = f"dependencies installed with {setup.package_manager}; " if setup.installed else ""
     click.echo(f"{setup.ui_dir}: {installed}@omniviewdev/vite-plugin -> {setup.package_dir}")
 
@@ -413,9 +415,10 @@ def install(ctx: click.Context, directory: Path, go_path: str | None) -> None:
 def package(ctx: click.Context, directory: Path, go_path: str | None, platform: str | None,
             output: Path | None) -> None:
     """Build the plugin for a platform and write the reproducible .tar.gz that Omniview installs."""
-    from orchestrator.release.package import default_package_path, write_package
+    from orchestrator.release.package import default_package_path, source_date_epoch, write_package
 
+    mtime = source_date_epoch()  # a bad value is said before a build is spent
     release = _build_release(ctx, directory, platform, go_path)
     out = write_package(release.folder, output or default_package_path(directory, release.manifest,
-                                                                       release.platform))
+                                                                       release.platform), mtime)
     click.echo(f"packaged {out} ({out.stat().st_size / 1e6:.1f} MB)")

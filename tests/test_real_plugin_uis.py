@@ -3,7 +3,9 @@
 Shapes (tests/fixtures/uis/): a plugin inside a pnpm workspace listing the host packages as `workspace:*`;
 an npm plugin with a package-lock.json and `workspace:*` dependencies (npm refuses the protocol); a
 standalone plugin pinning `@omniviewdev/runtime@^0.2.2` (a 404 on the registry) with a pnpm v9 lockfile
-holding integrity hashes for it; a plugin importing subpaths of shared packages it never declares. Each is
+holding integrity hashes for it; a plugin importing subpaths of shared packages it never declares; an npm
+plugin without a lockfile whose bundled `@mui/icons-material` peers a newer `@mui/material` than the host's
+(npm's ERESOLVE before plugindev pinned shared packages: a warning now, the same with every manager). Each is
 committed to a git repository in tmp_path, linked, served by the real Vite (its module graph crawled from
 /src/entry.ts with every response 200), built (SystemJS, shared ids external), and checked unchanged.
 """
@@ -35,7 +37,13 @@ SHAPES = {
     "npm-workspace-protocol": ".",
     "pnpm-standalone": ".",
     "undeclared-subpaths": ".",
+    "npm-peer-conflict": ".",
 }
+PEER_CONFLICT = "npm-peer-conflict"
+# link's one line about it: `^7.3.0` resolves to the newest 7.x icons, each of which peers its own @mui/material
+PEER_WARNING = re.compile(r"plugindev: warning: @mui/icons-material (7\.\d+\.\d+) wants @mui/material \^\1; the host "
+                          r"provides 7\.3\.8: it runs against the host's at run time; pin @mui/icons-material to a "
+                          r"release that accepts 7\.3\.8 to be safe")
 # the vite.config.ts of an existing plugin, the same in every shape
 LEGACY_VITE_CONFIG = FIXTURES / "vite.config.ts"
 MAX_MODULES = 400
@@ -51,6 +59,15 @@ def committed_copy(shape: str, tmp_path: Path) -> Path:
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fixture"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
     return repo
+
+
+def assert_link_warnings(shape: str, stderr: str) -> None:
+    """The peer-conflict shape gets its one warning; the others none."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if shape != PEER_CONFLICT:
+        assert lines == []
+        return
+    assert len(lines) == 1 and PEER_WARNING.fullmatch(lines[0]), lines
 
 
 def assert_tracked_files_unchanged(shape: str, repo: Path) -> None:
@@ -125,6 +142,7 @@ def test_link_serve_build_and_no_tracked_file_changes(shape: str, tmp_path: Path
     ui = plugin / "ui"
     link = plugindev("link", str(plugin))
     assert link.returncode == 0, link.stderr
+    assert_link_warnings(shape, link.stderr)
     assert_tracked_files_unchanged(shape, repo)
 
     lock = json.loads((ui / ".plugindev/vite-plugin/shims/shims.lock.json").read_text())["shims"]
@@ -148,6 +166,18 @@ def test_link_serve_build_and_no_tracked_file_changes(shape: str, tmp_path: Path
     assert set(imported) <= set(system_register_deps(bundle) or []), bundle[:400]
     assert "__OMNIVIEW_SHARED__" not in bundle
     assert_tracked_files_unchanged(shape, repo)
+
+
+@pytest.mark.parametrize("manager", ["pnpm@9.15.9", "yarn@1.22.22", "yarn@4.9.2"])
+def test_pnpm_and_yarn_install_a_host_pinned_peer_conflict_with_the_same_one_warning(manager: str,
+                                                                                     tmp_path: Path) -> None:
+    repo = committed_copy(PEER_CONFLICT, tmp_path)
+    manifest = json.loads((repo / "ui/package.json").read_text())
+    (repo / "ui/package.json").write_text(json.dumps({**manifest, "packageManager": manager}))
+    link = plugindev("link", str(repo))
+    assert link.returncode == 0, link.stderr
+    assert f"dependencies installed with {manager}" in link.stdout
+    assert_link_warnings(PEER_CONFLICT, link.stderr)
 
 
 def test_tsc_accepts_code_importing_the_host_packages(tmp_path: Path) -> None:

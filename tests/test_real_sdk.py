@@ -91,7 +91,7 @@ def test_scaffolded_resource_plugin_serves_the_ides_attach_path_over_a_unix_sock
 
         closed = _attach(attach_client, info_file, close=True)  # go-plugin's Close(): the plugin shuts down
         assert closed["closed"] is True
-        run.wait_for(lambda r: r.log_count(lambda e: "exited on its own with code 0" in e["message"]), 20,
+        run.wait_for(lambda r: r.log_count(lambda e: "was shut down by a client" in e["message"]), 20,
                      "the exit reported")
         again = _wait_new_devinfo(run, state_root, "res-plugin", info["pid"])
         assert not is_alive(info["pid"]) and is_alive(again["pid"])

@@ -590,8 +590,42 @@ def test_run_open_prints_the_dashboard_and_opens_it_or_says_it_could_not(testplu
         url = f"{api.url}/?token={api.token}"
         if opens:
             run.wait_for(lambda _: opened.exists() and opened.read_text(), 10, "the browser started")
-            assert opened.read_text() == url
+            assert opened.read_text().startswith(f"{api.url}/?code=")  # not the token (tests/test_token_origins.py)
             assert said(run) == [f"dashboard: {url}"]
         else:
             lines = run.wait_for(lambda r: len(said(r)) == 2 and said(r), 10, "the line about no browser")
             assert lines == [f"dashboard: {url}", "no web browser could be opened here: open the dashboard URL above"]
+
+
+def test_run_prints_only_entry_urls_that_answer_and_says_what_the_ide_would_get_otherwise(tmp_path: Path,
+                                                                                          state_root: Path) -> None:
+    plugin = _full_plugin(tmp_path)
+    entry = plugin / "ui/src/entry.ts"
+    good = entry.read_text()
+    entry.write_text(good + "\nexport const broken = ;\n")  # still exports `plugin`: validate lets it run
+
+    def printed_urls(run: RunHandle) -> list[str]:  # debug lines (Vite's banner) are printed with -v only
+        shown = [e["message"] for e in run.logs() if e["level"] != "debug"]
+        return [url for message in shown for url in re.findall(r"https?://[^\s,]+", message)]
+
+    with running([str(plugin)], run_env(state_root)) as run:
+        up = run.wait_status(lambda s: ready(s) and s["viteStatus"] == "ready", START, "plugin and Vite ready")
+        (summary,) = run.wait_for(lambda r: [e["message"] for e in r.logs() if e["message"].startswith("ready in ")],
+                                  10, "the ready line")
+        assert "UI entry not loadable (see the error above), plugin pid" in summary
+        problems = [e for e in run.logs() if e["source"] == "vite" and e["level"] == "error"]
+        assert [e["message"] for e in problems] == [
+            "the IDE would get HTTP 500 for /src/entry.ts: Vite cannot compile it or a module it imports (its error "
+            "is above); fix that and save"]
+        assert printed_urls(run) == []
+
+        entry.write_text(good)
+        (vite,) = [g for g in recorded_groups(state_root) if g["kind"] == "vite"]
+        os.killpg(vite["pgid"], signal.SIGKILL)  # a Vite start checks the entry again
+        lines = run.wait_for(lambda r: [m for m in (e["message"] for e in r.logs()) if m.startswith("ready: the IDE")],
+                             30, "Vite's ready line")
+        assert lines == [f"ready: the IDE loads http://127.0.0.1:{up['vitePort']}/src/entry.ts"]
+        (url,) = printed_urls(run)
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200 and b"plugin" in response.read()
+        assert run.interrupt() == 0

@@ -70,7 +70,8 @@ def test_a_good_build_replaces_the_process_and_rewrites_devinfo(tmp_path: Path) 
             h.backend.build_wanted.set()
             await h.until(lambda: (h.devinfo() or {}).get("pid") not in (None, first), "the new process")
             first = h.go.plugins[0]
-            assert first.stopped and h.go.current.running and len(h.go.plugins) == 2
+            await h.until(lambda: first.stopped, "the old process stopped after its handover")
+            assert h.go.current.running and len(h.go.plugins) == 2
 
     run(scenario())
 
@@ -225,7 +226,8 @@ def test_a_replacement_overlaps_so_the_ide_always_sees_a_live_plugin(tmp_path: P
                                               lambda: len(h.go.plugins) == 2 and h.devinfo() is not None
                                               and h.devinfo()["pid"] != first)
             assert seen == [first, h.go.current.pid]  # straight from one to the other, never absent
-            assert h.go.plugins[0].stopped and h.go.current.running
+            await h.until(lambda: h.go.plugins[0].stopped, "the old process stopped after its handover")
+            assert h.go.current.running
 
     run(scenario())
 

@@ -106,6 +106,18 @@ def test_entry_without_named_plugin_export(plugin: Path) -> None:
     assert problem.startswith("ui/src/entry.ts: plugin: no named export 'plugin'")
 
 
+@pytest.mark.parametrize("other", ["entry.tsx", "entry.jsx"])
+def test_an_entry_other_than_entry_ts_is_an_error_naming_it_and_the_fix(plugin: Path, other: str) -> None:
+    entry = plugin / "ui/src/entry.ts"
+    entry.rename(entry.with_name(other))
+    (problem,) = _problems(plugin)
+    assert problem == (f"ui/src/entry.ts: : missing, and the IDE requests only /src/entry.ts, not ui/src/{other}: "
+                       f"rename ui/src/{other} to entry.ts, or add ui/src/entry.ts containing "
+                       f"`export * from './{other}';`")
+    entry.write_text(f"export * from './{other}';\n")  # the fix it names: the plugin export is found through it
+    assert plugindev("validate", str(plugin)).returncode == 0
+
+
 def test_no_capability_at_all(plugin: Path) -> None:
     _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\n")
     assert _problems(plugin) == ["plugin.yaml: capabilities: none listed; a plugin needs at least one of "

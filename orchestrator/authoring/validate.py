@@ -9,13 +9,17 @@ from pathlib import Path
 from orchestrator.authoring.manifest import Problem, check_plugin_id, read_manifest
 from orchestrator.common.files import not_utf8
 
-ENTRY_CANDIDATES = ("ui/src/entry.ts", "ui/src/entry.tsx", "ui/src/entry.js", "ui/src/entry.jsx")
+ENTRY = "ui/src/entry.ts"  # the IDE imports `/src/entry.ts` from the plugin's Vite, whatever else there is
+# entries Vite would build from but the IDE never requests
+OTHER_ENTRIES = ("ui/src/entry.tsx", "ui/src/entry.js", "ui/src/entry.jsx")
 VITE_CONFIGS = ("vite.config.ts", "vite.config.mts", "vite.config.js", "vite.config.mjs", "vite.config.cts",
                 "vite.config.cjs")
 
 # `export const plugin`, `export function plugin`, `export { plugin }`, `export { x as plugin }`, ...
 _DECLARED_EXPORT = re.compile(r"\bexport\s+(?:const|let|var|function\*?|class|async\s+function)\s+plugin\b")
 _EXPORT_LIST = re.compile(r"\bexport\s*(?:type\s*)?\{([^}]*)\}")
+_EXPORT_ALL = re.compile(r"""\bexport\s*\*\s*from\s*["'](\.{1,2}/[^"']+)["']""")  # relative modules only
+_MODULE_SUFFIXES = ("", ".ts", ".tsx", ".js", ".jsx")  # as written, then as a bundler completes it
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 # `sdk.PluginOpts{ID: "hello-plugin", ...}` in pkg/main.go, with a quoted or a raw (backquoted) Go string
 _GO_PLUGIN_ID = re.compile(r'\bPluginOpts\s*\{[^{}]*?\bID\s*:\s*(?:"(?P<quoted>[^"\\\n]*)"|`(?P<raw>[^`]*)`)')
@@ -90,11 +94,35 @@ def _ui_problems(plugin_dir: Path) -> list[Problem]:
     if not any((plugin_dir / "ui" / name).is_file() for name in VITE_CONFIGS):
         problems.append(Problem("ui/vite.config.ts", "", "missing (no ui/vite.config.* at all); the UI is built "
                                                         "and served by Vite with omniviewExternals()"))
-    entry = next((plugin_dir / rel for rel in ENTRY_CANDIDATES if (plugin_dir / rel).is_file()), None)
-    if entry is None:
-        problems.append(Problem("ui/src/entry.ts", "", "missing; the host loads the UI from ui/src/entry.ts"))
-    elif not exports_named_plugin(entry.read_text(encoding="utf-8", errors="replace")):
-        problems.append(Problem(str(entry.relative_to(plugin_dir)), "plugin",
-                                "no named export 'plugin'; add `export const plugin = new PluginWindow()...` "
-                                "(a default export is not enough)"))
+    problems.extend(_entry_problems(plugin_dir))
     return problems
+
+
+def _entry_problems(plugin_dir: Path) -> list[Problem]:
+    if (plugin_dir / ENTRY).is_file():
+        if _module_exports_plugin(plugin_dir / ENTRY, set()):
+            return []
+        return [Problem(ENTRY, "plugin", "no named export 'plugin'; add `export const plugin = new PluginWindow()...` "
+                                         "(a default export is not enough)")]
+    other = next((rel for rel in OTHER_ENTRIES if (plugin_dir / rel).is_file()), None)
+    if other is None:
+        return [Problem(ENTRY, "", "missing; the host loads the UI from ui/src/entry.ts")]
+    return [Problem(ENTRY, "", f"missing, and the IDE requests only /src/entry.ts, not {other}: rename {other} to "
+                               f"entry.ts, or add {ENTRY} containing `export * from './{Path(other).name}';`")]
+
+
+def _module_exports_plugin(module: Path, seen: set[Path]) -> bool:
+    """Whether `module`, or a relative module it re-exports whole (`export * from './entry.tsx'`), exports
+    `plugin` by name."""
+    module = module.resolve()
+    if module in seen:  # modules re-exporting each other
+        return False
+    seen.add(module)
+    source = module.read_text(encoding="utf-8", errors="replace")
+    if exports_named_plugin(source):
+        return True
+    for target in _EXPORT_ALL.findall(_COMMENT.sub("", source)):
+        found = next((f for f in (module.parent / (target + s) for s in _MODULE_SUFFIXES) if f.is_file()), None)
+        if found is not None and _module_exports_plugin(found, seen):
+            return True
+    return False

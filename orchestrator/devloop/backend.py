@@ -21,7 +21,7 @@ from orchestrator.devloop.events import Level, Source
 from orchestrator.devloop.gobuild import BuildResult, build_failure_lines, find_go, go_build, watch_go_sources
 from orchestrator.devloop.handshake import Handshake
 from orchestrator.devloop.install import install_binary, sdk_manifest_dir, staged_binary, sync_manifest
-from orchestrator.devloop.plugin_output import RepeatFolder, hclog_line
+from orchestrator.devloop.plugin_output import RepeatFolder, plugin_line
 from orchestrator.devloop.rebuild import rebuild_loop
 from orchestrator.devloop.state import (
     BackendProcess,
@@ -38,6 +38,10 @@ from orchestrator.devloop.state import (
 from orchestrator.devloop.supervisor import BACKOFF, Backoff, Callbacks, Supervisor
 
 HEALTH_INTERVAL = 5.0
+# How long a replaced plugin keeps serving after its successor's .devinfo is on disk. The IDE reads a .devinfo
+# 50 ms after it changes, and every 5 s deletes it when the pid it read last is dead: an old process that died
+# before the IDE read the new file would cost the new file. 250 ms leaves room for a busy machine.
+IDE_HANDOVER = 0.25
 
 
 class Builder(Protocol):
@@ -90,7 +94,7 @@ class GoBackend:
         self.plugin = Supervisor(self._start_plugin, Callbacks(
             started=self._plugin_started, start_failed=self._plugin_failed, exited=self._plugin_exited,
             stopped=self._plugin_stopped, while_up=self._watch_health), policy=backoff,
-            overlap=ctx.options.overlap)
+            overlap=ctx.options.overlap, handover=IDE_HANDOVER)
         self._plugin_lines = RepeatFolder()
         self._told_sdk_copy = False
         self._healthy = False  # the last health the running plugin reported
@@ -227,6 +231,13 @@ class GoBackend:
 
     def _plugin_exited(self, plugin: PluginHandle, code: int, restart_in: float) -> None:
         self._gone(plugin)
+        if code == 0:
+            # A go-plugin server exits 0 once a client called its GRPCController/Shutdown, as the IDE's
+            # go-plugin client does when it closes: not a failure (plugindev's own stops do not come here).
+            self.ctx.report(PluginStopped())
+            self._log(f"plugin pid {plugin.pid} was shut down by a client (go-plugin's Shutdown, as the IDE "
+                      f"sends on closing); restarting it in {restart_in:g} s")
+            return
         message = f"plugin exited on its own with code {code}; restarting it in {restart_in:g} s"
         self.ctx.report(PluginFailed(message))
         self._log(message, Level.ERROR)
@@ -253,12 +264,13 @@ class GoBackend:
                           Level.INFO if healthy else Level.ERROR)
 
     def _plugin_output(self, _stream: str, line: str) -> None:
-        level, message = hclog_line(line)
-        if self._plugin_lines.seen(message):
+        shown = plugin_line(line)
+        if self._plugin_lines.seen(shown.message, shown.source):
             return
         self._report_repeats()
-        self._log(message, level, Source.PLUGIN)
+        self._log(shown.message, shown.level, shown.source)
 
     def _report_repeats(self) -> None:
         if repeats := self._plugin_lines.take_repeats():
-            self._log(f"(the line above came {repeats} more time{'s' if repeats > 1 else ''})", source=Source.PLUGIN)
+            self._log(f"(the line above came {repeats} more time{'s' if repeats > 1 else ''})",
+                      source=self._plugin_lines.source)

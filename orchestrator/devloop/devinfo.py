@@ -2,7 +2,8 @@
 
 It is derived from the plugin's state and nothing else: after every state change the session asks for the
 file that state implies (`advertised`), and `DevinfoFile.reconcile` writes or removes it. So the file is
-present exactly while a healthy plugin process serves (and Vite, when used, is ready), and names that process.
+present exactly while a healthy plugin process serves (and Vite, when used, is ready), and names that process;
+one that another program removed meanwhile is put back (`DevinfoFile.restore`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.common.files import write_atomic
 from orchestrator.devloop.state import DevState, Status
 
 DEVINFO = ".devinfo"
@@ -64,15 +66,21 @@ class DevinfoFile:
         if desired is None:
             self.remove()
         else:
-            # .devinfo.tmp then a rename: the IDE never reads half a file
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(DEVINFO + ".tmp")
-            tmp.write_text(json.dumps(desired.to_json(), indent=2) + "\n")
-            os.replace(tmp, self.path)
+            self._write(desired)
         self._written = desired
         return True
 
+    def restore(self) -> bool:
+        """Write the file again when it should be there and is not (another program removed it); True then."""
+        if self._written is None or self.path.exists():
+            return False
+        self._write(self._written)
+        return True
+
+    def _write(self, info: DevInfo) -> None:
+        # a temporary file then a rename: the IDE never reads half a file
+        write_atomic(self.path, (json.dumps(info.to_json(), indent=2) + "\n").encode())
+
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-        self.path.with_name(DEVINFO + ".tmp").unlink(missing_ok=True)
         self._written = None

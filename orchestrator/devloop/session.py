@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
 from orchestrator.authoring.manifest import PluginManifest
+from orchestrator.common.files import write_failure
 from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import PartContext, RunOptions
-from orchestrator.devloop.devinfo import DevinfoFile, advertised
+from orchestrator.devloop.devinfo import DEVINFO, DevinfoFile, advertised
 from orchestrator.devloop.events import (
     EVENT_ERROR,
     EVENT_LOG,
@@ -29,9 +30,10 @@ from orchestrator.devloop.events import (
     errors_payload,
 )
 from orchestrator.devloop.install import plugin_state_dir
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, wait_first
 from orchestrator.devloop.registry import ProcessRegistry
 from orchestrator.devloop.state import Change, DevState, SessionStopped, apply_change, now_rfc3339
-from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer, entry_url
+from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
 from orchestrator.devloop.vite import PortAllocator
 
 
@@ -77,6 +79,7 @@ class PluginSession:
         self._parts: list[Part] = []
         self._started = time.monotonic()
         self._announced = False
+        self._advertised = asyncio.Event()  # a .devinfo was written in this run: its folder is watched since
 
     @property
     def uses_vite(self) -> bool:
@@ -85,11 +88,13 @@ class PluginSession:
     async def run(self, stop: asyncio.Event) -> None:
         """Run the plugin's parts until `stop` is set; a session can run again after it stopped."""
         self._started, self._announced = time.monotonic(), False
+        self._advertised = asyncio.Event()
         self._parts = self._make_parts(self.context, self.manifest, self.ports)
         try:
             async with asyncio.TaskGroup() as group:
                 for part in self._parts:
                     group.create_task(part.run(stop))
+                group.create_task(self._keep_devinfo(stop))
         finally:
             self._parts = []
             self.report(SessionStopped())
@@ -129,10 +134,52 @@ class PluginSession:
             return
         self.log(Source.MANAGER, Level.DEBUG, f"wrote {self.devinfo.path}" if desired else
                  f"removed {self.devinfo.path}")
+        if desired is not None:
+            self._advertised.set()
         if desired is not None and not self._announced:
             self._announced = True
-            ui = f"UI {entry_url(self.plugin_dir, self.state.vitePort)}, " if self.uses_vite else ""
+            ui = self._ui_summary()
             elapsed = time.monotonic() - self._started
             self.log(Source.MANAGER, Level.INFO, f"ready in {elapsed:.1f} s: {ui}plugin pid {desired.pid} "
                                                  f"({desired.network} {desired.addr})")
 
+    def _ui_summary(self) -> str:
+        """The UI's part of the ready line: its entry URL only when it answered 200 (checked by the part)."""
+        if not self.uses_vite:
+            return ""
+        url = next((p.loadable_entry for p in self._parts if isinstance(p, ViteDevServer)), None)
+        return f"UI {url}, " if url else "UI entry not loadable (see the error above), "
+
+    async def _keep_devinfo(self, stop: asyncio.Event) -> None:
+        """Put back a .devinfo that another program removed while the state implies one (the IDE deletes it when
+        the pid it read last is dead, whatever pid the file names by then). Watched once one was written."""
+        from watchfiles import awatch  # the Rust watcher loads on first use
+
+        await wait_first(self._advertised.wait(), stop.wait())
+        if stop.is_set():
+            return
+        folder = self.devinfo.path.parent
+        try:
+            batches = awatch(folder, watch_filter=lambda _change, path: Path(path).name == DEVINFO,
+                             recursive=False, step=WATCH_STEP_MS, stop_event=stop)
+            changes: Awaitable[object] = asyncio.ensure_future(anext(batches))
+            await asyncio.sleep(0)  # the generator's first step starts the OS watcher (awatch awaits nothing before)
+            while True:
+                self._restore_devinfo()  # the first time: a removal before the watch began
+                await changes
+                changes = anext(batches)
+        except StopAsyncIteration:
+            pass  # `stop` was set
+        except OSError as exc:  # the folder went away: nothing left to watch
+            self.log(Source.MANAGER, Level.ERROR, f"cannot watch {folder} ({exc}); a {DEVINFO} that another "
+                                                  "program removes will not be written again")
+
+    def _restore_devinfo(self) -> None:
+        try:
+            restored = self.devinfo.restore()
+        except OSError as exc:
+            self.log(Source.MANAGER, Level.ERROR, f"{DEVINFO} was removed by another program and cannot be "
+                                                  f"written again: {write_failure(exc, self.devinfo.path)}")
+            return
+        if restored:
+            self.log(Source.MANAGER, Level.INFO, f"{DEVINFO} was removed by another program; written again")

@@ -178,7 +178,8 @@ class PluginFailed:
 
 @dataclass(frozen=True)
 class PluginStopped:
-    """plugindev stopped the plugin (to replace it, or to end)."""
+    """The plugin stopped without failing: plugindev stopped it (to replace it, or to end), or a client shut it
+    down through go-plugin."""
 
     def apply(self, state: DevState) -> DevState:
         return replace(state, process=None, grpcConnected=False)

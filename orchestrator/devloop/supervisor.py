@@ -58,15 +58,20 @@ class Supervisor(Generic[R]):
 
     `overlap`: a restart starts the new instance while the old one serves, and stops the old one only once
     the new one is up (or keeps the old one when the new one fails): no moment without a live instance.
+    `handover` (with `overlap`): the replaced instance keeps serving that many seconds after its successor
+    took over (`started` returned), in the background: the successor serves, and is replaced, meanwhile.
     """
 
     def __init__(self, start: Callable[[], Awaitable[R]], callbacks: Callbacks[R], *,
-                 policy: Backoff = BACKOFF, fatal_until_up: bool = False, overlap: bool = False) -> None:
+                 policy: Backoff = BACKOFF, fatal_until_up: bool = False, overlap: bool = False,
+                 handover: float = 0.0) -> None:
         self._start = start
         self._callbacks = callbacks
         self._policy = policy
         self._fatal_until_up = fatal_until_up
         self._overlap = overlap
+        self._handover = handover
+        self._retiring: set[asyncio.Task[None]] = set()  # replaced instances still in their handover
         self._wanted = asyncio.Event()
         self._ever_up = False
         self._failures = 0
@@ -107,6 +112,7 @@ class Supervisor(Generic[R]):
                 instance, self.current = self.current, None
                 await instance.stop()
                 self._callbacks.stopped(instance, False)
+            await asyncio.gather(*self._retiring)  # stop cuts their handover short
 
     async def _start_racing(self, stop: asyncio.Event) -> R | None:
         """A start that stop cuts short (a slow handshake or Vite never delays stopping): None then."""
@@ -163,6 +169,15 @@ class Supervisor(Generic[R]):
             return
         self.current = new
         await self._callbacks.started(new)
+        retiring = asyncio.create_task(self._retire(old, stop))
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, old: R, stop: asyncio.Event) -> None:
+        """Stop a replaced instance once its handover has passed (or at once when stop is set)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._handover):
+                await stop.wait()
         await old.stop()
         self._callbacks.stopped(old, True)
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
-from orchestrator.authoring.validate import ENTRY_CANDIDATES
+from orchestrator.authoring.validate import ENTRY
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
 from orchestrator.common.node import ensure_node_env
@@ -29,7 +29,23 @@ from orchestrator.devloop.install import install_assets
 from orchestrator.devloop.rebuild import WATCH_STEP_MS, rebuild_loop, trailing_debounce
 from orchestrator.devloop.state import HOST, UiBuild, UiFailed, ViteReady, ViteStarting
 from orchestrator.devloop.supervisor import BACKOFF, Backoff, Callbacks, Supervisor
-from orchestrator.devloop.vite import PortAllocator, ViteServer, describe_exit, port_is_free, vite_line
+from orchestrator.devloop.vite import (
+    PortAllocator,
+    ViteServer,
+    describe_exit,
+    http_status,
+    port_is_free,
+    vite_line,
+)
+
+ENTRY_PATH = "/" + ENTRY.removeprefix("ui/")  # what the IDE imports from every plugin's Vite: /src/entry.ts
+IDE_IMPORT_TIMEOUT = 30.0  # seconds after which the IDE abandons the import (its importTimeoutMs)
+_SEE_VITE = "see Vite's output above"
+# what to do when the entry does not answer 200, by status
+_ENTRY_FIXES = {
+    404: f"Vite serves no {ENTRY}; add it (the IDE requests only that file) and keep ui/ as Vite's root",
+    500: "Vite cannot compile it or a module it imports (its error is above); fix that and save",
+}
 
 
 async def prepare_ui(ctx: PartContext) -> None:
@@ -40,12 +56,28 @@ async def prepare_ui(ctx: PartContext) -> None:
     setup = await link_ui(ctx.plugin_dir, verbose=ctx.options.verbose)
     if setup.installed:
         ctx.log(Source.MANAGER, Level.INFO, f"installed UI dependencies with {setup.package_manager}")
+    for conflict in setup.peer_conflicts:
+        ctx.log(Source.MANAGER, Level.WARN, conflict.message)
 
 
-def entry_url(plugin_dir: Path, port: int) -> str:
-    """The URL an author can open: the entry the IDE imports (the dev server serves no page at `/`)."""
-    entry = next((rel for rel in ENTRY_CANDIDATES if (plugin_dir / rel).is_file()), ENTRY_CANDIDATES[0])
-    return f"http://{HOST}:{port}/{entry.removeprefix('ui/')}"
+def entry_url(port: int) -> str:
+    """The URL the IDE imports the UI from, the same for every plugin (the dev server serves no page at `/`)."""
+    return f"http://{HOST}:{port}{ENTRY_PATH}"
+
+
+async def entry_problem(port: int, timeout: float = IDE_IMPORT_TIMEOUT) -> str | None:
+    """None when GET /src/entry.ts answers 200, as the IDE's import needs; else what the IDE would get and the fix."""
+    try:
+        status = await http_status(port, ENTRY_PATH, timeout)
+    except TimeoutError:
+        return f"the IDE would abandon its import of {ENTRY_PATH}: no answer within {timeout:g} s; {_SEE_VITE}"
+    except OSError as exc:
+        return f"the IDE would get no answer for {ENTRY_PATH} ({exc}); {_SEE_VITE}"
+    if status == 200:
+        return None
+    if status == 0:
+        return f"the IDE would get no HTTP answer for {ENTRY_PATH}: something else listens on port {port}"
+    return f"the IDE would get HTTP {status} for {ENTRY_PATH}: {_ENTRY_FIXES.get(status, _SEE_VITE)}"
 
 
 class DevServer(Protocol):
@@ -85,6 +117,7 @@ class ViteDevServer:
         self.port = 0
         self._env: dict[str, str] = {}
         self._was_up = False
+        self.loadable_entry: str | None = None  # the entry's URL when it answered 200 at the last start
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.prepare(self.ctx)
@@ -111,7 +144,13 @@ class ViteDevServer:
 
     async def _started(self, _server: DevServer) -> None:
         self._was_up = True
-        self.ctx.log(Source.VITE, Level.INFO, f"ready: the IDE loads {entry_url(self.ctx.plugin_dir, self.port)}")
+        # a URL is printed only once it answers as the IDE's import needs
+        problem = await entry_problem(self.port)
+        self.loadable_entry = entry_url(self.port) if problem is None else None
+        if problem is None:
+            self.ctx.log(Source.VITE, Level.INFO, f"ready: the IDE loads {self.loadable_entry}")
+        else:
+            self.ctx.log(Source.VITE, Level.ERROR, problem)
         self.ctx.report(ViteReady(self.port))  # after its line: the session may announce the plugin ready
 
     def _failed(self, error: PlugindevError) -> None:

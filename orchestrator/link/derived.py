@@ -6,6 +6,10 @@ Relative `file:`/`link:` paths are made absolute; other `workspace:` dependencie
 the pnpm workspace; the plugin's own scripts and `packageManager`/`workspaces` fields are dropped (this is
 not the plugin's project, only its dependencies). Shared packages the sources import without declaring
 (`@mui/material/List` in a monorepo plugin that relies on hoisting) are added at the host's version.
+For npm, every shared package the manifest installs is also an override at the manifest's own spec: a
+dependency that peers another release of it (a bundled `@mui/icons-material` wanting a newer `@mui/material`
+than the host's) then takes the plugin's instead of failing with ERESOLVE. The host's instance is the one
+used at run time anyway; plugindev warns about such peers itself (see peers).
 The lockfile is copied (a workspace's lockfile: its importer for `ui/` becomes the root importer) so
 versions stay those the plugin locked.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from orchestrator.link.package_managers import PackageManager
 from orchestrator.shimgen.shared_list import package_name
 
 DEPENDENCY_SECTIONS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+INSTALLED_SECTIONS = ("optionalDependencies", "devDependencies", "dependencies")  # the last one wins a name
 _DROPPED_FIELDS = ("scripts", "packageManager", "workspaces")
 SOURCE_SUFFIXES = frozenset({".ts", ".tsx", ".js", ".jsx", ".mts", ".mjs", ".cts", ".cjs"})
 # `from 'x'`, `import 'x'`, `import('x')`, `require('x')`, `export * from 'x'`
@@ -74,7 +79,8 @@ def undeclared_shared(manifest: Mapping[str, Any], src_dir: Path, host_versions:
 
 
 def derive_manifest(manifest: Mapping[str, Any], ui_dir: Path, *, supplied: Iterable[str],
-                    added: Mapping[str, str], manager: PackageManager) -> dict[str, Any]:
+                    added: Mapping[str, str], manager: PackageManager, shared: Collection[str]) -> dict[str, Any]:
+    """The manifest plugindev installs from; `shared`: the npm-published shared packages."""
     supplied_set = set(supplied)
     derived = {k: v for k, v in manifest.items() if k not in _DROPPED_FIELDS}
     derived["private"] = True
@@ -90,6 +96,12 @@ def derive_manifest(manifest: Mapping[str, Any], ui_dir: Path, *, supplied: Iter
             derived.pop(section)
     if added:
         derived["dependencies"] = {**derived.get("dependencies", {}), **added}
+    if manager.name == "npm":
+        pinned = {name: spec for section in INSTALLED_SECTIONS for name, spec in derived.get(section, {}).items()
+                  if name in shared}
+        own = manifest.get("overrides")
+        if pinned and (own is None or isinstance(own, dict)):
+            derived["overrides"] = {**pinned, **(own or {})}  # the plugin's own overrides win
     return derived
 
 

@@ -26,6 +26,11 @@ class InstallError:
 _NPM_CODE = re.compile(r"npm (?:ERR!|error) code (\S+)")
 _NPM_LINE = re.compile(r"npm (?:ERR!|error) (?!code\b)(.*)")
 _NPM_NOISE = re.compile(r"(?:syscall|errno|A complete log)\b")
+# ERESOLVE: `Found: vite@3.2.11`, then `Could not resolve dependency:` and on the next line
+# `peer vite@"^4.2.0" from @vitejs/plugin-react@4.7.0`
+_NPM_FOUND = re.compile(r"Found: (@?[^\s@]+)@(\S+)")
+_NPM_PEER_CONFLICT = re.compile(r"Could not resolve dependency:\s*\n\s*npm (?:ERR!|error) (?:peer(?:Optional)? )?"
+                                r"(@?[^\s@\"]+)@\"([^\"]*)\" from (@?[^\s@]+)@(\S+)")
 _PNPM_LINE = re.compile(r"\b(ERR_PNPM_[A-Z0-9_]+)\b\s*(.*)")
 _YARN_BERRY_LINE = re.compile(r"\b(YN(?!0000)\d{4})\b:?\s*(?:[│|]\s*)?(.*)")
 _YARN_LINE = re.compile(r"^error (.+)", re.MULTILINE)
@@ -60,6 +65,12 @@ def condense(manager: str, output: str, dependencies: Mapping[str, str] | None =
         messages = [m.strip() for m in _NPM_LINE.findall(output)
                     if m.strip() and m.strip() not in {"404", "403"} and not _NPM_NOISE.match(m.strip())]
         detail = messages[0] if messages else ""
+        conflict = _NPM_PEER_CONFLICT.search(output) if code == "ERESOLVE" else None
+        if conflict:  # the one line that says what conflicts
+            peer, wanted, dependent, version = conflict.groups()
+            found = _NPM_FOUND.search(output)
+            installed = f", found {found[2]}" if found and found[1] == peer else ""
+            return InstallError(code, dependent, f"{dependent} {version} wants {peer} {wanted}{installed}")
     elif manager == "pnpm":
         found = _PNPM_LINE.search(output)
         if found:

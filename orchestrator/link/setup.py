@@ -19,7 +19,8 @@ Why not a resolve step in Vite only: `tsc`, `vite build` and the dependency opti
 disk, and undeclared subpaths (`@mui/material/List`) need the real package installed anyway.
 
 The install reruns when its inputs change (derived manifest, lockfile, .npmrc, manager version); the
-full output of the last install is kept in `ui/.plugindev/install.log`.
+full output of the last install is kept in `ui/.plugindev/install.log`. Installed packages whose peer range
+leaves out the host's version of a shared package are returned (see peers), for a warning each.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from orchestrator.link.derived import declared, derive_manifest, derived_lockfil
 from orchestrator.link.host_packages import generate_host_packages
 from orchestrator.link.install_errors import install_failure
 from orchestrator.link.package_managers import PackageManager, choose, command, environment
+from orchestrator.link.peers import PeerConflict, peer_conflicts
 from orchestrator.shimgen.generate import LOCK_FILE, SHIMS_DIR, generate, read_lock
 from orchestrator.shimgen.shared_list import load_shared_list
 
@@ -60,6 +62,7 @@ class UiSetup:
     installed: bool  # dependencies were (re)installed this time
     package_dir: Path
     added: tuple[str, ...] = ()  # undeclared shared packages installed at the host's version
+    peer_conflicts: tuple[PeerConflict, ...] = ()  # installed peer ranges that leave out a host's version
 
 
 def link_package(node_modules: Path, name: str, package_dir: Path) -> None:
@@ -127,6 +130,9 @@ async def _install(ui_dir: Path, env: NodeEnv, manager: PackageManager, manifest
     write_atomic(deps / "package.json", (json.dumps(manifest, indent=2) + "\n").encode())
     if lockfile is not None:
         write_atomic(deps / lockfile[0], lockfile[1])
+    elif manager.name == "yarn" and manager.major >= 2:
+        # yarn 2+ takes a folder without a yarn.lock for a part of the project above it (ui/) and refuses it
+        write_atomic(deps / "yarn.lock", b"")
     if npmrc:
         write_atomic(deps / ".npmrc", npmrc)
     argv = await command(manager, env)
@@ -157,7 +163,7 @@ async def prepare_ui(plugin_dir: Path, env: NodeEnv | None = None, *, install: b
     manager = choose(ui_dir, original)
     added = undeclared_shared(original, ui_dir / "src", shared.host_versions)
     manifest = derive_manifest(original, ui_dir, supplied=[VITE_PLUGIN_PACKAGE, *host], added=added,
-                               manager=manager)
+                               manager=manager, shared=shared.host_versions)
     lockfile = derived_lockfile(manager, ui_dir)
     npmrc = _npmrc(ui_dir, manager)
     stamp = _stamp(manager, manifest, lockfile, npmrc)
@@ -172,4 +178,5 @@ async def prepare_ui(plugin_dir: Path, env: NodeEnv | None = None, *, install: b
     for name, folder in host.items():
         link_package(node_modules, name, folder)
     mirror_node_modules(ui_dir)
-    return UiSetup(ui_dir, manager.label, installed, package_dir, tuple(added))
+    conflicts = peer_conflicts(node_modules, shared.host_versions)
+    return UiSetup(ui_dir, manager.label, installed, package_dir, tuple(added), tuple(conflicts))
