@@ -29,9 +29,10 @@ def text(testid: str) -> str:
     return f"() => document.querySelector('[data-testid={testid}]')?.textContent"
 
 
-def _fixture(name: str, tmp_path: Path) -> Path:
-    plugin = tmp_path / name
-    shutil.copytree(FIXTURES / "previews" / name, plugin)
+def _fixture(name: str, tmp_path: Path, folder: str = "previews", plugin_id: str = "") -> Path:
+    """A copy of a fixture plugin in a folder named by its id, with an existing plugin's vite.config.ts."""
+    plugin = tmp_path / (plugin_id or name)
+    shutil.copytree(FIXTURES / folder / name, plugin)
     shutil.copy(LEGACY_VITE_CONFIG, plugin / "ui" / "vite.config.ts")
     return plugin
 
@@ -95,6 +96,27 @@ def test_a_plugin_in_the_real_shape_renders_with_routes_context_and_fast_refresh
         assert _errors(browser) == []
 
 
+def test_a_plugin_whose_icons_peer_a_newer_mui_than_the_hosts_links_and_previews(tmp_path: Path) -> None:
+    """npm, no lockfile, @mui/icons-material ^7.3.0 (7.3.11 peers @mui/material ^7.3.11; the host has 7.3.8)."""
+    plugin = _fixture("npm-peer-conflict", tmp_path, "uis", "peer-conflict-plugin")
+    toolbar = plugin / "ui" / "src" / "Toolbar.tsx"
+    with previewing(tmp_path, plugin) as (browser, api):
+        _open(browser, api, "peer-conflict-plugin")
+        assert browser.wait("() => document.querySelector('[data-testid=refresh-icon]')?.tagName") == "svg"
+        # the icon renders with the host's MUI (the one on the window), not a second copy
+        assert browser.evaluate("() => document.querySelector('[data-testid=refresh-icon]').classList"
+                                ".contains('MuiSvgIcon-fontSizeSmall')") is True
+        browser.click("[data-testid=counter]")
+        assert browser.wait(f"() => ({text('counter')})() === 'Clicked 1 times'")
+        toolbar.write_text(toolbar.read_text().replace(">refresh<", ">reload<"))
+        assert browser.wait(f"() => ({text('hint')})() === 'reload'")
+        assert browser.evaluate(text("counter")) == "Clicked 1 times"
+        warnings = [e["message"] for e in api.get("/api/plugins/peer-conflict-plugin/logs")
+                    if "wants @mui/material" in e["message"]]
+        assert len(warnings) == 1 and "the host provides 7.3.8" in warnings[0], warnings
+        assert _errors(browser) == []
+
+
 ROUTES_ENTRY = """import { PluginWindow } from '@omniviewdev/runtime';
 import RootPage from './RootPage';
 
@@ -128,6 +150,12 @@ def test_a_root_page_only_plugin_gets_no_route_and_refused_exports_get_the_ides_
         _open(browser, api, "root-only")
         assert browser.wait(text("root-page")) == "the root page"
         assert "no route" not in browser.evaluate(text("preview-notes"))
+        browser.click("[data-testid=counter]")
+        assert browser.wait(f"() => ({text('counter')})() === 'Clicked 1 times'")
+        root_page = plugin / "ui" / "src" / "RootPage.tsx"
+        root_page.write_text(root_page.read_text().replace("the root page", "the edited root page"))
+        assert browser.wait(f"() => ({text('root-page')})() === 'the edited root page'")
+        assert browser.evaluate(text("counter")) == "Clicked 1 times"  # Fast Refresh kept the state
 
         for source, words in REFUSED.items():
             entry.write_text(source)
