@@ -39,16 +39,18 @@ def test_the_identity_is_kept_0600_and_a_bad_file_gives_a_new_token(tmp_path: Pa
     file = tmp_path / "plugindev" / "api-identity.json"
     fresh = load_identity(file)
     assert len(fresh.token) >= 32 and fresh.port == 0
-    save_identity(file, ApiIdentity(fresh.token, 15555))
-    assert load_identity(file) == ApiIdentity(fresh.token, 15555)
+    save_identity(file, ApiIdentity(fresh.token, 15555, 15556))
+    assert load_identity(file) == ApiIdentity(fresh.token, 15555, 15556)  # the preview's port is kept too
     assert file.stat().st_mode & 0o777 == 0o600
-    for bad in ("{", '{"token": "short", "port": 15555}', f'{{"token": "{fresh.token}", "port": 70000}}', "[]"):
+    for bad in ("{", '{"token": "short", "port": 15555}', f'{{"token": "{fresh.token}", "port": 70000}}', "[]",
+                "x" * 5000):
         file.write_text(bad)
         again = load_identity(file)
         assert again.port == 0 and again.token != fresh.token, bad
 
 
-def test_the_kept_port_is_tried_first_and_a_taken_one_gives_a_free_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("listener", ["api", "preview"])
+def test_the_kept_port_is_tried_first_and_a_taken_one_gives_a_free_port(tmp_path: Path, listener: str) -> None:
     import socket
 
     from orchestrator.api import server
@@ -59,9 +61,9 @@ def test_the_kept_port_is_tried_first_and_a_taken_one_gives_a_free_port(tmp_path
     async def served_on(kept_port: int) -> int:
         manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
         api_server = server.ApiServer(server.Api(manager, EventHistory(manager.bus)), tmp_path)
-        await api_server.start(kept_port=kept_port)
+        await api_server.start(**{"kept_port" if listener == "api" else "kept_preview_port": kept_port})
         try:
-            return api_server.api.port
+            return api_server.api.port if listener == "api" else api_server.api.preview_port
         finally:
             await api_server.close()
 

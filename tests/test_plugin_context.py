@@ -18,8 +18,9 @@ from go_support import copy_fixture
 from google.protobuf import any_pb2, wrappers_pb2
 from run_support import run_env, running
 
+from orchestrator.authoring.manifest import MANIFEST_LIMIT
 from orchestrator.devloop.gobuild import find_go
-from orchestrator.web.plugin_context import META_LIMIT, decode_settings, meta_from_yaml, read_meta
+from orchestrator.web.plugin_context import decode_settings, meta_from_yaml, read_meta
 
 START = 400.0  # a cold build of a scaffolded plugin (the SDK and its dependencies) on a busy 2-core machine
 
@@ -140,12 +141,13 @@ def test_what_the_sdk_cannot_load_is_one_note_a_problem_never_an_exception() -> 
 
 
 def test_plugin_yaml_is_read_bounded_and_only_from_a_regular_file(tmp_path: Path) -> None:
-    cases = {"missing": "is missing", "folder": "is not a regular file", "fifo": "is not a regular file",
-             "large": "is larger than 1024 KiB",
+    cases = {"missing": "is missing", "folder": "is a folder, not a regular file",
+             "fifo": "is a named pipe (FIFO), not a regular file",
+             "large": f"is {MANIFEST_LIMIT + 1} bytes, more than the 256 KiB",
              "latin1": "is not UTF-8 text (byte 0xe9 at offset 10); save it with UTF-8"}
     (tmp_path / "folder").mkdir()
     os.mkfifo(tmp_path / "fifo")  # opening it must not block on a writer that never comes
-    (tmp_path / "large").write_bytes(b"#" * (META_LIMIT + 1))
+    (tmp_path / "large").write_bytes(b"#" * (MANIFEST_LIMIT + 1))
     (tmp_path / "latin1").write_bytes("name: Andr\u00e9\n".encode("latin-1"))
     empty = MINIMAL_META | {"id": "p", "version": "", "capabilities": None}
     for name, why in cases.items():

@@ -1,5 +1,6 @@
 """Property-based tests (hypothesis) of the pure parts: handshake parsing, .devinfo reading, specifier -> shim file
-names, port allocation, the rebuild scheduler, plugin.yaml validation.
+names, port allocation, the rebuild scheduler, plugin.yaml validation, and every bounded reader of files that
+someone else may have put there.
 
 Profiles: `ci` (the default) is derandomized with a modest number of examples, so a run is reproducible and the
 file takes a few seconds; `PLUGINDEV_HYPOTHESIS_PROFILE=long` runs many more random examples for local hunting
@@ -15,6 +16,7 @@ import re
 import selectors
 import socket
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +27,22 @@ import yaml
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from orchestrator.api.advert import api_file, running_api
 from orchestrator.authoring.manifest import CAPABILITIES, read_manifest
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import UnreadableFile, read_bounded
+from orchestrator.devloop.context import RunOptions
 from orchestrator.devloop.devinfo import DevInfo
-from orchestrator.devloop.external_devinfo import DevinfoRejected, ExternalDevinfo, parse_devinfo
+from orchestrator.devloop.external_devinfo import DevinfoRejected, ExternalDevinfo, parse_devinfo, read_devinfo
 from orchestrator.devloop.handshake import Handshake, HandshakeError, parse_handshake
+from orchestrator.devloop.manager import DevManager
 from orchestrator.devloop.rebuild import rebuild_loop, trailing_debounce
+from orchestrator.devloop.registry import reap_leftovers
 from orchestrator.devloop.vite import HOST, PortAllocator, allocate_port, port_is_free
+from orchestrator.diagnose.status import state_from_devinfo
 from orchestrator.shimgen.shared_list import _SPECIFIER, check_specifier, shim_filename, shim_filenames
+from orchestrator.web.plugin_context import read_meta
 
 settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, database=None,
                           print_blob=True)
@@ -422,3 +431,160 @@ def test_plugin_yaml_of_any_shape_never_crashes_validation(data: dict[str, Any],
 @pytest.mark.parametrize("profile", ["ci"])
 def test_the_ci_profile_is_reproducible(profile: str) -> None:
     assert settings.get_profile(profile).derandomize and settings.get_profile(profile).database is None
+
+
+# --- the bounded readers: any bytes, any file type, any size ------------------------------------------------
+# Each reader of a file that someone else may have put there (`.devinfo`, plugin.yaml, api.json, managed.json,
+# the process records) answers a value or one line, at once, whatever is at its path: a regular file of any
+# bytes or any (sparse) size, a FIFO with no writer, a folder, nothing, or a link to any of those or to a device.
+
+_BOUND = 2.0  # seconds for one read, on a busy 2-core machine
+_DOCUMENTS = st.sampled_from([
+    b'{"pid": 1, "addr": "/tmp/s", "pluginId": "p"}', b'{"url": "http://127.0.0.1:1", "token": "t", "pid": 1}',
+    b'{"plugins": ["/nowhere"]}', b'{"ownerPid": 1, "groups": [{"kind": "plugin", "plugin_id": "p", "pid": 1, '
+    b'"pgid": 1, "start_time": null, "socket_dir": "/nonexistent/plugindev-x"}]}',
+    b"id: p\nversion: 1.0.0\ncapabilities: [ui]\n",
+    b"a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c]\n" * 40,
+])
+_KINDS = ("regular", "sparse", "fifo", "folder", "missing", "link-to-regular", "link-to-dev-zero", "link-to-folder",
+          "dangling-link")
+
+
+@dataclass(frozen=True)
+class _Planted:
+    kind: str
+    content: bytes
+    size: int  # of a sparse file
+
+
+_PLANTED = st.builds(_Planted, st.sampled_from(_KINDS), st.one_of(st.binary(max_size=300), _DOCUMENTS),
+                     st.integers(0, 1 << 32))
+
+
+def _plant(path: Path, planted: _Planted) -> None:
+    """Put `planted` at `path` (its folder exists)."""
+    elsewhere = path.parent / f"elsewhere-{path.name}"
+    if planted.kind == "missing":
+        return
+    if planted.kind == "fifo":
+        os.mkfifo(path)
+    elif planted.kind == "folder":
+        path.mkdir()
+    elif planted.kind == "sparse":
+        with path.open("wb") as handle:
+            handle.write(planted.content)
+            handle.truncate(max(planted.size, len(planted.content)))
+    elif planted.kind == "regular":
+        path.write_bytes(planted.content)
+    else:
+        target = {"link-to-regular": elsewhere, "link-to-folder": elsewhere, "dangling-link": elsewhere,
+                  "link-to-dev-zero": Path("/dev/zero")}[planted.kind]
+        if planted.kind == "link-to-regular":
+            elsewhere.write_bytes(planted.content)
+        elif planted.kind == "link-to-folder":
+            elsewhere.mkdir()
+        path.symlink_to(target)
+
+
+def _within_bound(call: Any, *args: Any) -> Any:
+    started = time.monotonic()
+    result = call(*args)
+    assert time.monotonic() - started < _BOUND, f"{call.__name__} took {time.monotonic() - started:.1f} s"
+    return result
+
+
+def _one_line(message: str) -> None:
+    assert message and "\n" not in message and len(message) < 2000, message
+
+
+@given(_PLANTED, st.integers(0, 4096), st.booleans())
+def test_read_bounded_returns_the_bytes_of_a_small_regular_file_or_one_line(planted: _Planted, limit: int,
+                                                                            follow_symlinks: bool) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "file"
+        _plant(path, planted)
+        try:
+            data = _within_bound(lambda: read_bounded(path, limit, follow_symlinks=follow_symlinks))
+        except UnreadableFile as exc:
+            _one_line(str(exc))
+            assert str(exc).startswith(str(path))
+            return
+        assert planted.kind in ("regular", "sparse") or (follow_symlinks and planted.kind == "link-to-regular")
+        assert len(data) <= limit and data == path.read_bytes()
+
+
+@given(_PLANTED)
+def test_an_external_devinfo_is_a_plugin_process_or_one_line(planted: _Planted) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plugins" / "p" / ".devinfo"
+        path.parent.mkdir(parents=True)
+        _plant(path, planted)
+        try:
+            info = parse_devinfo(_within_bound(read_devinfo, path), "p")
+        except (UnreadableFile, DevinfoRejected) as exc:
+            _one_line(str(exc))
+            return
+        assert info.pid > 0 and planted.kind in ("regular", "sparse")
+
+
+@given(_PLANTED)
+def test_a_plugin_yaml_is_a_manifest_or_problems_of_one_line(planted: _Planted) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plugin.yaml"
+        _plant(path, planted)
+        manifest, problems = _within_bound(read_manifest, path)
+        assert manifest is not None or problems
+        for problem in problems:
+            _one_line(str(problem))
+        meta, notes = asyncio.run(asyncio.wait_for(read_meta(path, "p"), _BOUND))
+        assert meta["id"] is not None
+        for note in notes:
+            _one_line(note)
+
+
+@given(_PLANTED)
+def test_an_api_json_is_a_running_api_or_none(planted: _Planted) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        api_file(root).parent.mkdir(parents=True)
+        _plant(api_file(root), planted)
+        endpoint = _within_bound(running_api, root)
+        assert endpoint is None or endpoint.pid > 0
+
+
+@given(_PLANTED)
+def test_status_shows_any_devinfo_as_a_state_with_one_line_of_error(planted: _Planted) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plugins" / "p" / ".devinfo"
+        path.parent.mkdir(parents=True)
+        _plant(path, planted)
+        if planted.kind == "missing":
+            return
+        state = _within_bound(state_from_devinfo, path)
+        assert state["pluginID"] == "p" and "\n" not in state["lastError"]
+
+
+@given(_PLANTED, _PLANTED)
+def test_the_next_start_reads_any_records_and_devinfo_at_once_and_ends_nothing_unrecorded(
+        record: _Planted, devinfo: _Planted) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "plugindev" / "processes").mkdir(parents=True)
+        (root / "plugins" / "p").mkdir(parents=True)
+        _plant(root / "plugindev" / "processes" / "1.json", record)  # pid 1: never plugindev's to end
+        _plant(root / "plugins" / "p" / ".devinfo", devinfo)
+        done = asyncio.run(asyncio.wait_for(reap_leftovers(root, grace=0.1), _BOUND))
+        assert all(line.startswith("removed stale ") for line in done)
+
+
+@given(_PLANTED)
+@example(_Planted("sparse", b'{"plugins": []}', 4 << 30))  # 4 GiB that cost no disk
+def test_a_saved_set_of_plugins_is_restored_or_said_in_one_line(planted: _Planted) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        saved = root / "plugindev" / "managed.json"
+        saved.parent.mkdir(parents=True)
+        _plant(saved, planted)
+        manager = DevManager(root, RunOptions(), fail_fast=False, saved=saved)
+        for line in _within_bound(manager.restore):
+            _one_line(line)

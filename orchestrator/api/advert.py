@@ -9,8 +9,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.common.files import write_atomic
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import read_bounded, write_atomic
 from orchestrator.common.process import is_alive, start_time
+
+API_FILE_LIMIT = 64 << 10  # bytes; plugindev writes about 150
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,13 @@ def api_file(root: Path) -> Path:
 
 
 def running_api(root: Path) -> ApiEndpoint | None:
-    """The API that api.json advertises, when the process it names (the same one: its start time too) runs."""
+    """The API that api.json advertises, when the process it names (the same one: its start time too) runs.
+    A small regular file only (not a link, a FIFO, a device): it blocks on nothing."""
     try:
-        data = json.loads(api_file(root).read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(api_file(root), API_FILE_LIMIT, follow_symlinks=False))
         endpoint = ApiEndpoint(str(data["url"]).rstrip("/"), str(data["token"]), int(data["pid"]))
         started = data.get("startTime")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (PlugindevError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return endpoint if is_alive(endpoint.pid, started if isinstance(started, int) else None) else None
 

@@ -12,15 +12,18 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import not_utf8
+from orchestrator.common.bounded_yaml import load_bounded
+from orchestrator.common.errors import PlugindevError, shown
+from orchestrator.common.files import UnreadableFile, not_utf8, read_bounded
 
-PLUGIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# Both are used with fullmatch: `$` would accept a trailing newline (`id: "abc\n"`, a folder `abc\n`).
+PLUGIN_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
+MANIFEST_LIMIT = 256 << 10  # bytes; a plugin.yaml has a few hundred
 UI_CAPABILITY = "ui"
 BACKEND_CAPABILITIES = ("resource", "exec", "networker", "log", "metric", "settings")
 CAPABILITIES = (UI_CAPABILITY, *BACKEND_CAPABILITIES)
@@ -67,15 +70,15 @@ def check_plugin_id(value: object) -> str | None:
     if value is None or value == "":
         return "is empty; use lowercase letters, digits, '.', '_' or '-' (e.g. 'hello-plugin')"
     if not isinstance(value, str):
-        return f"must be a string like 'hello-plugin', got {value!r} ({type(value).__name__}); quote it in YAML"
-    if not PLUGIN_ID.match(value):
-        return (f"{value!r} is not a valid plugin id; use 1-64 lowercase letters, digits, '.', '_' or '-', "
+        return f"must be a string like 'hello-plugin', got {shown(value)} ({type(value).__name__}); quote it in YAML"
+    if not PLUGIN_ID.fullmatch(value):
+        return (f"{shown(value)} is not a valid plugin id; use 1-64 lowercase letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit (e.g. 'hello-plugin')")
     return None
 
 
 def suggest_capability(name: str) -> str:
-    close = difflib.get_close_matches(name, CAPABILITIES, n=1)
+    close = difflib.get_close_matches(name[:80], CAPABILITIES, n=1)  # a long name matches none, at a long cost
     return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(CAPABILITIES)}"
 
 
@@ -83,11 +86,11 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
     """Parse and check plugin.yaml; the manifest is None when the file cannot be used at all."""
     name = path.name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, [Problem(name, "", "missing; every plugin needs a plugin.yaml with id, version and name")]
-    except OSError as exc:
-        return None, [Problem(name, "", f"cannot be read: {exc.strerror}")]
+        data = load_bounded(read_bounded(path, MANIFEST_LIMIT, follow_symlinks=True).decode("utf-8"))
+    except UnreadableFile as exc:
+        if exc.missing:
+            return None, [Problem(name, "", "missing; every plugin needs a plugin.yaml with id, version and name")]
+        return None, [Problem(name, "", exc.reason)]
     except UnicodeDecodeError as exc:
         return None, [Problem(name, "", not_utf8(exc))]
     except yaml.YAMLError as exc:
@@ -111,8 +114,9 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
     version = data.get("version")
     if "version" not in data:
         problems.append(Problem(name, "version", "missing; add e.g. 'version: 0.1.0'"))
-    elif not isinstance(version, str) or not SEMVER.match(version):
-        problems.append(Problem(name, "version", f"{version!r} is not a semantic version like '1.2.3' (quote it)"))
+    elif not isinstance(version, str) or not SEMVER.fullmatch(version):
+        problems.append(Problem(name, "version", f"{shown(version)} is not a semantic version like '1.2.3' "
+                                                 "(quote it)"))
     for key, expected in _FIELD_TYPES.items():
         if key in data and data[key] is not None and not isinstance(data[key], expected):
             problems.append(Problem(name, key, f"must be {_TYPE_WORDS[expected]}, got {type(data[key]).__name__}"))
@@ -125,7 +129,7 @@ def read_manifest(path: Path) -> tuple[PluginManifest | None, list[Problem]]:
                 capabilities.append(capability)
             else:
                 hint = suggest_capability(capability) if isinstance(capability, str) else ""
-                problems.append(Problem(name, f"capabilities[{i}]", f"unknown capability {capability!r}{hint}"))
+                problems.append(Problem(name, f"capabilities[{i}]", f"unknown capability {shown(capability)}{hint}"))
     if not raw_capabilities:
         problems.append(Problem(name, "capabilities", f"none listed; a plugin needs at least one of "
                                                       f"{', '.join(CAPABILITIES)}"))

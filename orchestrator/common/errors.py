@@ -14,3 +14,10 @@ class UsageError(PlugindevError):
 
 class UnknownPlugin(PlugindevError):
     """A plugin id that nothing here knows (the API answers 404)."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """`value` as Python writes it (`repr`), cut to `limit` characters: a message stays one short line whatever
+    a file held."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

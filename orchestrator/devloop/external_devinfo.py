@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from orchestrator.common.files import read_bounded
 from orchestrator.common.process import is_alive, start_time
+from orchestrator.devloop.handshake import shorten
 from orchestrator.devloop.state import HOST, BackendProcess, DevState, Status
+
+DEVINFO_LIMIT = 64 << 10  # bytes; plugindev's and the SDK's files have about 300
+# Where a plugin process may serve: this machine only (a unix socket, or TCP on loopback). A file naming another
+# host would have plugindev dial it every few seconds.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_SHOWN = 80  # characters of a value quoted in a reason
 
 # Writers other than plugindev may take a process's start time from another clock source, or round it to the
 # second; a PID reused within the same second by another process is not a case worth a false "recycled".
@@ -56,12 +65,23 @@ class ExternalDevinfo:
                               started_at=self.started_at, version=self.version)
 
 
+def read_devinfo(path: Path) -> bytes:
+    """The bytes of a `.devinfo` that anyone may have written: a regular file (not a link, a FIFO, a device) of
+    at most DEVINFO_LIMIT bytes, else UnreadableFile saying why. It blocks on nothing: call it off the loop."""
+    return read_bounded(path, DEVINFO_LIMIT, follow_symlinks=False)
+
+
+def _shown(value: object) -> str:
+    """A JSON value for a reason: as JSON, cut to one short line."""
+    return shorten(json.dumps(value), _SHOWN)
+
+
 def _integer(data: dict[str, Any], key: str, default: int | None) -> int | None:
     value = data.get(key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DevinfoRejected(f"{key} must be an integer, got {json.dumps(value)}")
+        raise DevinfoRejected(f"{key} must be an integer, got {_shown(value)}")
     return value
 
 
@@ -70,8 +90,22 @@ def _text(data: dict[str, Any], key: str, default: str = "") -> str:
     if value is None:
         return default
     if not isinstance(value, str):
-        raise DevinfoRejected(f"{key} must be a string, got {json.dumps(value)}")
+        raise DevinfoRejected(f"{key} must be a string, got {_shown(value)}")
     return value
+
+
+def _loopback_port(addr: str) -> bool:
+    """`addr` is a TCP address on this machine: LOOPBACK_HOSTS with a port, e.g. `127.0.0.1:4000`."""
+    host, _, port = addr.rpartition(":")
+    return host in LOOPBACK_HOSTS and port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) <= 65535
+
+
+def _check_address(addr: str, network: str) -> None:
+    if network == "unix" and (not addr.startswith("/") or "\0" in addr):
+        raise DevinfoRejected(f"addr {_shown(addr)} must be the absolute path of a unix socket")
+    if network == "tcp" and not _loopback_port(addr):
+        raise DevinfoRejected(f"addr {_shown(addr)} must be a unix socket path or HOST:PORT with HOST one of "
+                              f"{', '.join(LOOPBACK_HOSTS)}: plugins serve on this machine")
 
 
 def parse_devinfo(raw: bytes, folder: str) -> ExternalDevinfo:
@@ -86,20 +120,21 @@ def parse_devinfo(raw: bytes, folder: str) -> ExternalDevinfo:
         raise DevinfoRejected(f"not a JSON object but {type(data).__name__}")
     pid = _integer(data, "pid", None)
     if pid is None or pid <= 0:
-        raise DevinfoRejected(f"pid must be a positive integer, got {json.dumps(data.get('pid'))}")
+        raise DevinfoRejected(f"pid must be a positive integer, got {_shown(data.get('pid'))}")
     addr = _text(data, "addr").strip()
     if not addr:
         raise DevinfoRejected("addr is empty: it must be a socket path or host:port")
     plugin_id = _text(data, "pluginId")
     if plugin_id != folder:
-        raise DevinfoRejected(f"pluginId {json.dumps(data.get('pluginId'))} is not its folder's name {folder!r}")
+        raise DevinfoRejected(f"pluginId {_shown(data.get('pluginId'))} is not its folder's name {folder!r}")
     # The SDK's own files have no network: an absolute path is a unix socket, as the IDE reads them.
     network = "unix" if addr.startswith("/") else _text(data, "network", "tcp")
     if network not in ("unix", "tcp"):
-        raise DevinfoRejected(f"network must be unix or tcp, got {json.dumps(network)}")
+        raise DevinfoRejected(f"network must be unix or tcp, got {_shown(network)}")
+    _check_address(addr, network)
     protocol = _text(data, "protocol", "grpc")
     if protocol != "grpc":
-        raise DevinfoRejected(f"protocol {json.dumps(protocol)}: Omniview plugins serve grpc")
+        raise DevinfoRejected(f"protocol {_shown(protocol)}: Omniview plugins serve grpc")
     vite_port = _integer(data, "vitePort", 0) or 0
     if not 0 <= vite_port <= 65535:
         raise DevinfoRejected(f"vitePort must be a TCP port, got {vite_port}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from orchestrator.common.files import write_atomic
+from orchestrator.authoring.manifest import MANIFEST_LIMIT
+from orchestrator.common.files import UnreadableFile, read_bounded, write_atomic
 
 
 def plugin_state_dir(plugin_id: str, root: Path) -> Path:
@@ -43,13 +45,15 @@ def sync_manifest(plugin_dir: Path, target_dirs: list[Path]) -> list[Path]:
 
     Returns the folders whose copy changed.
     """
-    content = (plugin_dir / "plugin.yaml").read_bytes()
+    content = read_bounded(plugin_dir / "plugin.yaml", MANIFEST_LIMIT, follow_symlinks=True)
     changed = []
     for folder in dict.fromkeys(d.resolve() for d in target_dirs):
         target = folder / "plugin.yaml"
-        if not (target.is_file() and target.read_bytes() == content):
-            write_atomic(target, content)
-            changed.append(folder)
+        with contextlib.suppress(UnreadableFile):  # missing, or not a file plugindev wrote: the rename replaces it
+            if read_bounded(target, MANIFEST_LIMIT, follow_symlinks=False) == content:
+                continue
+        write_atomic(target, content)
+        changed.append(folder)
     return changed
 
 

@@ -7,7 +7,9 @@ installs (see layout).
 - UI: the dependencies installed and linked as `plugindev link` does, then `vite build`, whose SystemJS entry is
   `ui/dist/assets/entry.js` (the scaffold's vite.config); `ui/dist/assets` becomes `assets/`.
 
-The release folder is written beside the old one and swapped in whole, so a failed build leaves the last good one.
+The release folder is written beside the old one and swapped in whole, so a failed build leaves the last good one;
+the folder it was staged in is removed whatever ends the build (a failure, Ctrl+C), and one that a killed build
+left is removed by the next.
 """
 
 from __future__ import annotations
@@ -19,13 +21,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.authoring.manifest import PluginManifest, load_plugin_manifest, problems_error
+from orchestrator.authoring.manifest import MANIFEST_LIMIT, PluginManifest, load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import write_atomic, write_failure
+from orchestrator.common.files import read_bounded, write_atomic, write_failure
 from orchestrator.common.lines import strip_ansi
 from orchestrator.common.node import ensure_node_env, run_captured
-from orchestrator.release.layout import ASSETS, BINARY, MANIFEST, replace_folder, staging_folder
+from orchestrator.release.layout import (
+    ASSETS,
+    BINARY,
+    MANIFEST,
+    copy_release_tree,
+    link_inside,
+    replace_folder,
+    staging_folder,
+)
 from orchestrator.release.platforms import Platform
 
 RELEASE_DIR = Path("build") / "release"
@@ -108,7 +118,7 @@ async def build_release(plugin_dir: Path, platform: Platform, *, go: str | None 
     except OSError as exc:
         raise PlugindevError(write_failure(exc, target)) from None
     try:
-        write_atomic(staged / MANIFEST, (plugin_dir / MANIFEST).read_bytes())
+        write_atomic(staged / MANIFEST, read_bounded(plugin_dir / MANIFEST, MANIFEST_LIMIT, follow_symlinks=True))
         go_seconds = ui_seconds = 0.0
         if manifest.has_backend:
             (staged / BINARY).parent.mkdir()
@@ -117,7 +127,11 @@ async def build_release(plugin_dir: Path, platform: Platform, *, go: str | None 
             os.chmod(staged / BINARY, 0o755)
         if manifest.has_ui:
             ui_seconds = await build_ui(plugin_dir, verbose=verbose)
-            shutil.copytree(plugin_dir.resolve() / "ui" / "dist" / ASSETS, staged / ASSETS)
+            assets = plugin_dir.resolve() / "ui" / "dist" / ASSETS
+            if assets.is_symlink():  # the folder itself may lead elsewhere too
+                link_inside(assets, plugin_dir.resolve())
+            (staged / ASSETS).mkdir(mode=0o755)
+            copy_release_tree(assets, staged / ASSETS)
         replace_folder(staged, target)
     except OSError as exc:
         raise PlugindevError(write_failure(exc, target)) from None

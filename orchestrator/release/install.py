@@ -3,7 +3,7 @@
 The new folder is copied beside the installed one and swapped in with renames (see layout.replace_folder): Omniview
 never sees a binary of one build beside assets of another, and a failure (disk full, permissions) leaves the old
 install as it was. plugin.yaml is also placed where the SDK reads it (`~/.omniview/plugins/<id>/`) when the state
-root is elsewhere, as `plugindev run` does.
+root is elsewhere, as `plugindev run` does. Links are copied as links, and only those that lead inside the release.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_failure
-from orchestrator.release.layout import replace_folder, staging_folder
+from orchestrator.release.layout import copy_release_tree, replace_folder, staging_folder
 
 
 def _running_dev_process(installed: Path) -> int | None:
     """The pid of a dev process advertised in the installed folder's `.devinfo`, while it runs."""
-    from orchestrator.devloop.external_devinfo import DevinfoRejected, parse_devinfo, process_gone
+    from orchestrator.devloop.external_devinfo import DevinfoRejected, parse_devinfo, process_gone, read_devinfo
 
     try:
-        info = parse_devinfo((installed / ".devinfo").read_bytes(), installed.name)
-    except (OSError, DevinfoRejected):
+        info = parse_devinfo(read_devinfo(installed / ".devinfo"), installed.name)
+    except (PlugindevError, DevinfoRejected):  # none, or not one a running plugin wrote
         return None
     return None if process_gone(info) else info.pid
 
@@ -38,7 +38,7 @@ def install_release(release: Path, plugin_id: str, root: Path) -> Path:
     staged: Path | None = None
     try:
         staged = staging_folder(target)
-        shutil.copytree(release, staged, dirs_exist_ok=True)
+        copy_release_tree(release, staged)
         replace_folder(staged, target)
         sync_manifest(target, [sdk_manifest_dir(plugin_id)])
     except OSError as exc:

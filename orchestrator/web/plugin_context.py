@@ -13,23 +13,22 @@ import asyncio
 import enum
 import json
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from orchestrator.common.files import not_utf8
+from orchestrator.authoring.manifest import MANIFEST_LIMIT
+from orchestrator.common.bounded_yaml import BoundedSafeLoader
+from orchestrator.common.files import UnreadableFile, not_utf8, read_bounded
 from orchestrator.devloop.handshake import proto_fields, proto_records, shorten
 from orchestrator.devloop.state import BackendProcess, DevState
 
 if TYPE_CHECKING:
     from orchestrator.api.server import Api
 
-META_LIMIT = 1 << 20  # bytes; a plugin.yaml has a few hundred
 SETTINGS_TIMEOUT = 2.0  # seconds for the ListSettings call
 # sdk.NewPlugin registers pkg/v1/settings: service omniview.sdk.settings.v1.SettingsPlugin
 # (proto/v1/settings/settings.proto); ListSettings(google.protobuf.Empty) -> ListSettingsResponse
@@ -183,7 +182,7 @@ def meta_from_yaml(text: str, plugin_id: str) -> tuple[dict[str, Any], list[str]
     """plugin.yaml's text as the IDE's `meta`, and notes on what the SDK would refuse."""
     try:
         # yaml.v3's Decoder reads the first document only; composing keeps every scalar's text as written
-        root = next(yaml.compose_all(text, Loader=yaml.SafeLoader), None)
+        root = next(yaml.compose_all(text, Loader=BoundedSafeLoader), None)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -199,37 +198,15 @@ def meta_from_yaml(text: str, plugin_id: str) -> tuple[dict[str, Any], list[str]
     return meta, decoder.notes
 
 
-class _Unusable(Exception):
-    """plugin.yaml cannot be read as one; the message says why."""
-
-
-def _read_bounded(path: Path) -> str:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO there must not block the thread
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Unusable("is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(META_LIMIT + 1)
-    finally:
-        os.close(fd)
-    if len(data) > META_LIMIT:
-        raise _Unusable(f"is larger than {META_LIMIT >> 10} KiB, too large for a plugin.yaml")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Unusable(not_utf8(exc)) from None
-
-
 async def read_meta(path: Path, plugin_id: str) -> tuple[dict[str, Any], list[str]]:
     """`meta` from the plugin.yaml at `path` (read off the event loop); never raises for a bad file."""
     try:
-        text = await asyncio.to_thread(_read_bounded, path)
-    except FileNotFoundError:
-        return empty_meta(plugin_id), [f"meta: {path} is missing; only the id is shown"]
-    except OSError as exc:
-        return empty_meta(plugin_id), [f"meta: {path} cannot be read ({exc.strerror}); only the id is shown"]
-    except _Unusable as exc:
-        return empty_meta(plugin_id), [f"meta: {path} {exc}; only the id is shown"]
+        text = (await asyncio.to_thread(read_bounded, path, MANIFEST_LIMIT, follow_symlinks=True)).decode("utf-8")
+    except UnreadableFile as exc:
+        return empty_meta(plugin_id), [f"meta: {path} {'is missing' if exc.missing else exc.reason}; "
+                                       "only the id is shown"]
+    except UnicodeDecodeError as exc:
+        return empty_meta(plugin_id), [f"meta: {path} {not_utf8(exc)}; only the id is shown"]
     return meta_from_yaml(text, plugin_id)
 
 
