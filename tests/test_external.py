@@ -258,7 +258,9 @@ def test_files_of_dead_and_recycled_pids_are_removed_and_managed_plugins_are_lef
                 await asyncio.sleep(0.02)
             assert not before.exists() and not after.exists() and not recycled.exists()
             assert is_alive(sleeper.pid)  # a recycled PID's process is not the plugin's: never touched
-            assert any("was recycled" in e.message for e in watching.monitor.logs("recycled"))
+            watching.events.extend((loop.time(), watching.queue.get_nowait()) for _ in range(watching.queue.qsize()))
+            assert any("was recycled" in message for message in watching.messages("recycled"))  # told, and then
+            assert watching.monitor.logs("recycled") == []  # nothing kept of a plugin never listed
             assert watching.monitor.states() == {}
             assert managed.exists() and watching.monitor.logs("mine") == []  # plugindev's own session's file
 

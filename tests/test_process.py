@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.lines import LineSplitter, pump_lines, strip_ansi
+from orchestrator.common.lines import MAX_LINE, LineSplitter, pump_lines, strip_ansi
 from orchestrator.common.process import group_alive, is_alive, signal_group, spawn, start_time, stop_group
 
 
@@ -97,4 +97,4 @@ def test_pump_lines_passes_on_a_line_longer_than_the_stream_limit(tmp_path: Path
         await process.wait()
         return lengths
 
-    assert asyncio.run(scenario()) == [300000, 3]
+    assert asyncio.run(scenario()) == [MAX_LINE + len("… [cut: line of 300000 bytes]"), 3]  # cut, and the next

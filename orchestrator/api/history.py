@@ -1,13 +1,14 @@
-"""The events a stream can resume from: per plugin its 5000 last log entries, and its recent status and error
-events, all in the bus's id order. A client that reconnects with `Last-Event-ID` gets every retained event
-after that id, then the live ones, with nothing lost or repeated in between."""
+"""The events a stream can resume from: per plugin its 5000 last log entries (within the log ring's size budget),
+and its recent status and error events, all in the bus's id order. A client that reconnects with `Last-Event-ID`
+gets every retained event after that id, then the live ones, with nothing lost or repeated in between."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
+from collections.abc import Iterable
 
-from orchestrator.devloop.events import EVENT_LOG, LOG_CAPACITY, Event, EventBus
+from orchestrator.devloop.events import EVENT_LOG, Event, EventBus, LogRing, message_chars
 
 _OTHER_CAPACITY = 200  # status and error events kept per plugin (the latest one says the state)
 
@@ -15,8 +16,8 @@ _OTHER_CAPACITY = 200  # status and error events kept per plugin (the latest one
 class EventHistory:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
-        self._queue = bus.subscribe()
-        self._logs: defaultdict[str, deque[Event]] = defaultdict(lambda: deque(maxlen=LOG_CAPACITY))
+        self._queue = bus.subscribe(self.keep)  # kept however late `run` gets its turn
+        self._logs: defaultdict[str, LogRing[Event]] = defaultdict(lambda: LogRing(message_chars))
         self._other: defaultdict[str, deque[Event]] = defaultdict(lambda: deque(maxlen=_OTHER_CAPACITY))
 
     async def run(self) -> None:
@@ -33,8 +34,10 @@ class EventHistory:
 
     def since(self, last_id: int) -> list[Event]:
         self.catch_up()
-        kept = [e for ring in (*self._logs.values(), *self._other.values()) for e in ring if e.id > last_id]
+        rings: list[Iterable[Event]] = [*self._logs.values(), *self._other.values()]
+        kept = [e for ring in rings for e in ring if e.id > last_id]
         return sorted(kept, key=lambda e: e.id)
 
     def subscribe(self) -> asyncio.Queue[Event]:
+        """A stream's live events: dropped once it falls behind, as its client resumes from here."""
         return self.bus.subscribe()

@@ -17,10 +17,11 @@ VITE_CONFIGS = ("vite.config.ts", "vite.config.mts", "vite.config.js", "vite.con
 
 # `export const plugin`, `export function plugin`, `export { plugin }`, `export { x as plugin }`, ...
 _DECLARED_EXPORT = re.compile(r"\bexport\s+(?:const|let|var|function\*?|class|async\s+function)\s+plugin\b")
-_EXPORT_LIST = re.compile(r"\bexport\s*(?:type\s*)?\{([^}]*)\}")
+_EXPORT_LIST = re.compile(r"\bexport\s*(?:type\s*)?\{([^{}]*)\}")  # up to the next brace: linear
 _EXPORT_ALL = re.compile(r"""\bexport\s*\*\s*from\s*["'](\.{1,2}/[^"']+)["']""")  # relative modules only
 _MODULE_SUFFIXES = ("", ".ts", ".tsx", ".js", ".jsx")  # as written, then as a bundler completes it
-_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+# an unclosed `/*` runs to the end: matched once, not retried (to the end again) from every later `/*`
+_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)|//[^\n]*", re.S)
 # `sdk.PluginOpts{ID: "hello-plugin", ...}` in pkg/main.go, with a quoted or a raw (backquoted) Go string
 _GO_PLUGIN_ID = re.compile(r'\bPluginOpts\s*\{[^{}]*?\bID\s*:\s*(?:"(?P<quoted>[^"\\\n]*)"|`(?P<raw>[^`]*)`)')
 

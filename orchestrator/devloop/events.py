@@ -4,17 +4,30 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import itertools
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from orchestrator.devloop.state import now_rfc3339
 
 LOG_CAPACITY = 5000  # log entries kept per plugin
+# ... holding at most this many characters of messages: a line is cut at 16 KiB (orchestrator.common.lines), yet
+# 5000 such lines would still hold 80 MB per plugin
+LOG_BUDGET = 4 << 20
+# what a subscriber may have waiting, in events and in characters of log messages; past either it is caught up by
+# the publisher or dropped (EventBus)
+SUBSCRIBER_BOUND = 2000
+SUBSCRIBER_BUDGET = 1 << 20
 
 EVENT_STATUS = "plugin/devserver/status"
 EVENT_LOG = "plugin/devserver/log"
 EVENT_ERROR = "plugin/devserver/error"
+EVENT_DROPPED = "plugindev/dropped"  # the last event of a subscriber that fell too far behind
+
+T = TypeVar("T")
 
 
 class Source(enum.StrEnum):
@@ -74,24 +87,108 @@ def errors_payload(plugin_id: str, errors: list[BuildError]) -> dict[str, Any]:
     return {"pluginID": plugin_id, "errors": [asdict(e) for e in errors]}
 
 
+class LogRing(Generic[T]):
+    """The newest kept items, at most `capacity` of them and at most `budget` of their summed `size`."""
+
+    def __init__(self, size: Callable[[T], int], capacity: int = LOG_CAPACITY, budget: int = LOG_BUDGET) -> None:
+        self._items: deque[T] = deque()
+        self._size = size
+        self._capacity = capacity
+        self._budget = budget
+        self._used = 0
+
+    def append(self, item: T) -> None:
+        self._items.append(item)
+        self._used += self._size(item)
+        while len(self._items) > self._capacity or (self._used > self._budget and len(self._items) > 1):
+            self._used -= self._size(self._items.popleft())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+
+def entry_size(entry: LogEntry) -> int:
+    return len(entry.message)
+
+
+def message_chars(event: Event) -> int:
+    """The characters of log messages an event holds (the part of it a plugin's output can make large)."""
+    return sum(len(entry["message"]) for entry in event.payload) if event.name == EVENT_LOG else 0
+
+
+class _Backlog(asyncio.Queue[Event]):
+    """One subscriber's waiting events: full at `maxsize` events or at `budget` characters of log messages."""
+
+    def __init__(self, maxsize: int, budget: int, handle: Callable[[Event], None] | None) -> None:
+        super().__init__(maxsize)
+        self.budget = budget
+        self.handle = handle
+        self.chars = 0
+
+    def _put(self, item: Event) -> None:
+        super()._put(item)
+        self.chars += message_chars(item)
+
+    def _get(self) -> Event:
+        item = super()._get()
+        self.chars -= message_chars(item)
+        return item
+
+    def full(self) -> bool:
+        return super().full() or self.chars >= self.budget
+
+
 class EventBus:
-    """Fan-out of events to any number of subscribers (printer, API history and streams, tests)."""
+    """Fan-out of events to any number of subscribers (printer, API history and streams, tests).
+
+    What each subscriber has waiting is bounded (`bound` events, `budget` characters of log messages), so no reader,
+    however slow, makes plugindev grow. One that falls that far behind is either caught up at once by the publisher,
+    when it gave a `handle` (the printer, the API's history: what they must not lose), or dropped (an event stream:
+    its client resumes from the history with `Last-Event-ID`), its queue then holding one last EVENT_DROPPED event
+    that says so.
+    """
 
     def __init__(self, first_id: int = 1) -> None:
-        self._queues: list[asyncio.Queue[Event]] = []
+        self._backlogs: list[_Backlog] = []
         self._ids = itertools.count(first_id)
 
-    def subscribe(self) -> asyncio.Queue[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._queues.append(queue)
-        return queue
+    def subscribe(self, handle: Callable[[Event], None] | None = None, bound: int = SUBSCRIBER_BOUND,
+                  budget: int = SUBSCRIBER_BUDGET) -> asyncio.Queue[Event]:
+        backlog = _Backlog(bound, budget, handle)
+        self._backlogs.append(backlog)
+        return backlog
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         """An event stream whose client left."""
-        with contextlib.suppress(ValueError):
-            self._queues.remove(queue)
+        self._backlogs = [backlog for backlog in self._backlogs if backlog is not queue]
 
     def publish(self, event: Event) -> None:
         stamped = replace(event, id=next(self._ids))
-        for queue in self._queues:
-            queue.put_nowait(stamped)
+        for backlog in list(self._backlogs):
+            if backlog.full():
+                if backlog.handle is None:
+                    self._drop(backlog)
+                    continue
+                # Backpressure, as a blocking write would give: the publisher (a pump reading a plugin's output)
+                # does the subscriber's work now, so the plugin waits on its pipe and no line is lost.
+                while not backlog.empty():
+                    backlog.handle(backlog.get_nowait())
+            backlog.put_nowait(stamped)
+
+    def _drop(self, backlog: _Backlog) -> None:
+        self._backlogs.remove(backlog)
+        while not backlog.empty():  # freed now: a stream resumes them from the history
+            backlog.get_nowait()
+        reason = (f"this subscriber fell too far behind ({backlog.maxsize} events or {backlog.budget} characters of "
+                  "logs waiting) and was dropped; reconnect with Last-Event-ID to resume from the kept events")
+        backlog.put_nowait(Event(EVENT_DROPPED, "", {"reason": reason}))
+
+
+def publish_log(bus: EventBus, plugin_id: str, level: Level, message: str, source: Source = Source.MANAGER) -> None:
+    """One log line as an event; `plugin_id` "" for plugindev's own lines, of no one plugin (its saved set, its
+    process records, the external monitor's folder)."""
+    entry = LogEntry(now_rfc3339(), source, level, message, plugin_id)
+    bus.publish(Event(EVENT_LOG, plugin_id, [entry.to_json()]))
