@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from browser_support import find_chromium, run_hmr_check  # noqa: E402
-from vite_support import ViteProcesses  # noqa: E402
+from vite_support import ViteProcesses, free_port  # noqa: E402
 
 ROUNDS = 20
 TARGET_MS = 100.0
@@ -51,8 +51,10 @@ def main() -> None:
         _plugindev("scaffold", str(plugin), "--id", "hello-plugin", "--name", "Hello Plugin")
         _plugindev("link", str(plugin))
         with ViteProcesses() as procs:
-            server = procs.start(plugin / "ui")
-            result = run_hmr_check(server.port, plugin / "ui" / "src" / "pages" / "HomePage.tsx", rounds=rounds)
+            host_port = free_port()  # the host page's: the scaffold's Vite lets in the origins this names
+            server = procs.start(plugin / "ui", env={"PLUGINDEV_CORS_ORIGINS": f"http://127.0.0.1:{host_port}"})
+            result = run_hmr_check(server.port, plugin / "ui" / "src" / "pages" / "HomePage.tsx", rounds=rounds,
+                                   hostPort=host_port)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not result["ok"]:

@@ -3,8 +3,9 @@
 ``tests/browser/`` is a tiny host-side project (React 19 development build bundled by esbuild, Playwright's
 ``playwright-core`` driving the system Chromium) and ``tests/browser/hmr_check.mjs`` the runner. Typical use::
 
-    server = vite_processes.start(plugin / "ui")
-    result = run_hmr_check(server.port, plugin / "ui/src/pages/HomePage.tsx", rounds=4)
+    host_port = free_port()  # the host page's origin, which the scaffold's Vite lets in when told
+    server = vite_processes.start(plugin / "ui", env={"PLUGINDEV_CORS_ORIGINS": f"http://127.0.0.1:{host_port}"})
+    result = run_hmr_check(server.port, plugin / "ui/src/pages/HomePage.tsx", rounds=4, hostPort=host_port)
     assert result["ok"], result["failures"]
 
 The project's npm dependencies are installed once per package.json content (``npm_install_cached``, under

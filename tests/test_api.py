@@ -45,7 +45,8 @@ def test_the_api_is_local_guarded_and_mirrors_the_ides_methods(tmp_path: Path, p
         assert api.pid == serve.process.pid and api.url.startswith("http://127.0.0.1:")
         listening = [c.laddr for c in psutil.Process(serve.process.pid).net_connections("tcp")
                      if c.status == psutil.CONN_LISTEN]
-        assert [address.ip for address in listening] == ["127.0.0.1"]  # loopback only
+        # loopback only: the API and the preview origin
+        assert [address.ip for address in listening] == ["127.0.0.1", "127.0.0.1"]
 
         assert api.call("GET", "/api/plugins", token="wrong")[0] == 401
         assert api.call("GET", "/api/plugins", token="")[0] == 401

@@ -11,6 +11,7 @@ import pytest
 from browser_support import chromium_path, run_hmr_check
 from conftest import plugindev
 from run_support import run_env, running
+from vite_support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -26,10 +27,13 @@ def test_fast_refresh_in_a_host_page_keeps_state_without_reload(
     page_file = plugin / "ui" / "src" / "pages" / "HomePage.tsx"
     original = page_file.read_text()
 
-    # Vite as `plugindev run` starts it (UI only: --no-vite is not given, there is no Go side to wait for)
-    with running([str(plugin)], run_env(tmp_path / ".omniview")) as run:
+    # Vite as `plugindev run` starts it (UI only: --no-vite is not given, there is no Go side to wait for); the
+    # scaffold's Vite lets in the IDE's origins and the ones PLUGINDEV_CORS_ORIGINS names: the host page's
+    host_port = free_port()
+    env = run_env(tmp_path / ".omniview", PLUGINDEV_CORS_ORIGINS=f"http://127.0.0.1:{host_port}")
+    with running([str(plugin)], env) as run:
         up = run.wait_status(lambda s: s["viteStatus"] == "ready", 120, "Vite ready")
-        result = run_hmr_check(up["vitePort"], page_file, rounds=ROUNDS)
+        result = run_hmr_check(up["vitePort"], page_file, rounds=ROUNDS, hostPort=host_port)
         still = run.statuses()[-1]
     record_property("hmr_latencies_ms", result["latenciesMs"])
     print(f"write→DOM ms: {result['latenciesMs']} (p50 {result['p50']}, p95 {result['p95']})")

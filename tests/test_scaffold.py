@@ -83,7 +83,7 @@ def test_full_scaffold_content(tmp_path: Path) -> None:
     assert package["devDependencies"]["vite"].startswith("8.")
     assert package["devDependencies"]["@omniviewdev/vite-plugin"] == "file:.plugindev/vite-plugin"
     config = (target / "ui/vite.config.ts").read_text()
-    for fragment in ("plugins: [react(), omniviewExternals()]", "host: '127.0.0.1'", "cors: true",
+    for fragment in ("plugins: [react(), omniviewExternals()]", "host: '127.0.0.1'", "cors: {",
                      "hmr: { protocol: 'ws', host: '127.0.0.1' }", "cssCodeSplit: false", "sourcemap: true",
                      "input: 'src/entry.ts'", "entryFileNames: 'assets/entry.js'",
                      "chunkFileNames: 'assets/[name].js'", "assetFileNames: 'assets/[name].[ext]'",

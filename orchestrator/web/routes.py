@@ -1,17 +1,25 @@
-"""The pages the control API serves to a browser, from the files shipped in the package (`web/`, no build step
-and no network at run time): the dashboard at `/`, the preview host at `/preview/<id>`, their static files under
-`/static/`, and `/web/plugin-context/<id>` (what the preview's PluginContext holds). The API's guard stands in
-front of all of them."""
+"""The pages plugindev serves to a browser, from the files shipped in the package (`web/`, no build step and no
+network at run time).
+
+The API's origin: the dashboard at `/`, its static files under `/static/`, `/web/plugin-context/<id>` for tools,
+and `/preview/<id>`, the way into the preview origin (a one-time code for its cookie). The preview origin runs a
+plugin's own code, so it answers only what a preview reads: the page at `/preview/<id>`, its static files under
+`/static/preview/`, the plugin's status and error events at `/preview/<id>/events`, and
+`/web/plugin-context/<id>` (what the preview's PluginContext holds). Each origin's guard stands in front of its
+routes (orchestrator.api.server)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
 
 from orchestrator.common.paths import resource_dir
+from orchestrator.devloop.events import EVENT_ERROR, EVENT_STATUS
 from orchestrator.web.plugin_context import plugin_context
 
 if TYPE_CHECKING:
@@ -25,6 +33,8 @@ NO_CACHE = {"Cache-Control": "no-cache"}  # a new plugindev may ship new files u
 # view of a preview loads the shared packages from its cache without asking
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 HASHED = ("preview/host/chunks/", "preview/host/assets/")
+PREVIEW_PAGE = "preview-page"  # the route's name: the preview origin sends a browser without its cookie to get one
+PREVIEW_EVENTS = (EVENT_STATUS, EVENT_ERROR)  # what a preview follows of its plugin
 IDE_ENTRY = "/src/entry.ts"  # the only URL the IDE imports a dev plugin's UI from, whatever file the plugin has
 # where the preview and the IDE necessarily differ, said on the page, a line each
 PREVIEW_NOTES = (
@@ -44,22 +54,42 @@ class WebPages:
     async def dashboard(self, _request: web.Request) -> web.Response:
         return self._page("dashboard/index.html")
 
+    async def preview_way_in(self, request: web.Request) -> web.Response:
+        """The API's `/preview/<id>`: a browser that holds the dashboard's cookie goes on to the preview origin
+        with a one-time code for that origin's cookie."""
+        plugin_id = self.api.state(request.match_info["id"])["pluginID"]  # an unknown plugin: the guard's 404
+        target = f"{self.api.preview_url}/preview/{quote(plugin_id)}?code={self.api.issue_preview_code()}"
+        return web.Response(status=303, headers={"Location": target, **NO_CACHE})
+
     async def preview(self, request: web.Request) -> web.Response:
         state = self.api.state(request.match_info["id"])  # an unknown plugin: the guard's 404
         # what the page would otherwise ask for first, one request after another: the plugin's state, and where
         # its event stream starts (the newest event's id: it only wants what comes after)
         kept = self.api.history.since(0)
+        events = f"/preview/{quote(state['pluginID'])}/events?lastEventId={kept[-1].id if kept else 0}"
         config = {"pluginId": state["pluginID"], "entry": IDE_ENTRY, "notes": list(PREVIEW_NOTES), "state": state,
-                  "lastEventId": kept[-1].id if kept else 0}
+                  "events": events}
         return self._page("preview/index.html", plugin_id=state["pluginID"], config=config)
 
-    async def static(self, request: web.Request) -> web.StreamResponse:
-        file = (self.root / request.match_info["path"]).resolve()
-        if not file.is_relative_to(self.root) or not file.is_file():
-            raise web.HTTPNotFound()
-        content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
-        caching = IMMUTABLE if request.match_info["path"].startswith(HASHED) else NO_CACHE
-        return web.FileResponse(file, headers={**caching, "Content-Type": content_type})
+    async def preview_events(self, request: web.Request) -> web.StreamResponse:
+        plugin_id = request.match_info["id"]  # whether or not it runs now: a preview waits for its plugin
+        return await self.api.stream(request, lambda event: event.plugin_id == plugin_id
+                                     and event.name in PREVIEW_EVENTS)
+
+    def static(self, folder: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The files under `web/<folder>`, at `/static/<folder>/...`."""
+        top = (self.root / folder).resolve()
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            path = f"{folder}/{request.match_info['path']}".lstrip("/")
+            file = (self.root / path).resolve()
+            if not file.is_relative_to(top) or not file.is_file():
+                raise web.HTTPNotFound()
+            content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+            caching = IMMUTABLE if path.startswith(HASHED) else NO_CACHE
+            return web.FileResponse(file, headers={**caching, "Content-Type": content_type})
+
+        return serve
 
     async def plugin_context(self, request: web.Request) -> web.Response:
         context = await plugin_context(self.api, request.match_info["id"])  # an unknown plugin: the guard's 404
@@ -70,11 +100,21 @@ class WebPages:
         return web.Response(text=html, content_type="text/html", headers=NO_CACHE)
 
 
-def add_web_routes(app: web.Application, api: Api) -> None:
+def add_dashboard_routes(app: web.Application, api: Api) -> None:
     pages = WebPages(api, resource_dir("web"))
     app.add_routes([
         web.get("/", pages.dashboard),
-        web.get("/preview/{id}", pages.preview),
-        web.get("/static/{path:.+}", pages.static),
+        web.get("/preview/{id}", pages.preview_way_in),
+        web.get("/static/{path:.+}", pages.static("")),
+        web.get("/web/plugin-context/{id}", pages.plugin_context),
+    ])
+
+
+def add_preview_routes(app: web.Application, api: Api) -> None:
+    pages = WebPages(api, resource_dir("web"))
+    app.add_routes([
+        web.get("/preview/{id}", pages.preview, name=PREVIEW_PAGE),
+        web.get("/preview/{id}/events", pages.preview_events),
+        web.get("/static/preview/{path:.+}", pages.static("preview")),
         web.get("/web/plugin-context/{id}", pages.plugin_context),
     ])

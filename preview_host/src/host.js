@@ -244,7 +244,7 @@ async function boot() {
   window.__preview = { ready: false, error: null, refused: null, view: null };
   const config = JSON.parse(document.getElementById('plugindev-preview').textContent);
   const { pluginId, entry } = config;
-  const events = new EventSource(`/api/events?lastEventId=${config.lastEventId}`);
+  const events = new EventSource(config.events); // its plugin's status and error events, from the newest on
   const state = await viteReady(pluginId, config.state, events);
   // a page that cannot learn meta and settings still shows the plugin, and says so
   const context = json(`/web/plugin-context/${encodeURIComponent(pluginId)}`).catch((error) => ({

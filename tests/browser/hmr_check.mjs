@@ -14,6 +14,8 @@
 //   pageUrl       URL path of pageFile on the dev server (default: its path under the nearest package.json)
 //   entry         the plugin entry (default /src/entry.ts)
 //   chromium      browser executable (default /usr/bin/chromium)
+//   hostPort      port of the host page on 127.0.0.1 (default: a free one); a scaffolded plugin's Vite lets the
+//                 page in only when PLUGINDEV_CORS_ORIGINS names its origin
 //   roundTimeoutMs (default 10000), timeoutMs overall (default 120000), clicks (default 3)
 //
 // Result: { ok, counterAfter, reloaded, sameUseState, latenciesMs, p50, p95, frameLatenciesMs, errors,
@@ -62,8 +64,8 @@ function percentile(values, p) {
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
 
-/** A static server for the built host page on 127.0.0.1 (random port). */
-function serveHost(distDir) {
+/** A static server for the built host page on 127.0.0.1:`port` (0: a free one). */
+function serveHost(distDir, port) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     const rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
@@ -79,7 +81,7 @@ function serveHost(distDir) {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
 
@@ -135,7 +137,7 @@ async function main() {
   }
 
   try {
-    server = await serveHost(args.distDir);
+    server = await serveHost(args.distDir, args.hostPort ?? 0);
     const hostUrl = `http://127.0.0.1:${server.address().port}/index.html?vite=${args.vitePort}` +
       `&entry=${encodeURIComponent(args.entry)}`;
     browser = await chromium.launch({

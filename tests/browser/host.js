@@ -12,19 +12,33 @@ import * as React from 'react';
 import * as JsxRuntime from 'react/jsx-runtime';
 import * as JsxDevRuntime from 'react/jsx-dev-runtime';
 
-/** Stand-in for the IDE's `@omniviewdev/runtime`: just what a scaffolded plugin's entry uses. */
+/** Stand-in for the IDE's `@omniviewdev/runtime`: just what a plugin's entry uses to name its page. */
 export class PluginWindow {
   constructor() {
     this.root = null;
+    this.routes = [];
   }
 
   setRootPage(component) {
     this.root = component;
     return this;
   }
+
+  withRoutes(routes) {
+    this.routes = routes;
+    return this;
+  }
+
+  /** The one page this host renders (it has no router): the root page, else the index route's component. */
+  get page() {
+    return this.root ?? this.routes.find((route) => route.index || !route.path || route.path === '/')?.Component;
+  }
 }
 
-const runtimeStandIn = { PluginWindow };
+/** What the IDE's PluginContext holds, as a plugin page reads it (a fixed plugin here). */
+const PLUGIN_CONTEXT = { pluginId: 'plugin', meta: { id: 'plugin', name: 'Plugin', version: '0.0.0' }, settings: {} };
+
+const runtimeStandIn = { PluginWindow, usePluginContext: () => PLUGIN_CONTEXT };
 
 const trace = { steps: [], renderers: [], hookBeforeReactDom: null };
 window.__hostTrace = trace;
@@ -103,13 +117,13 @@ export async function loadDevPlugin({ vitePort, container, entry = '/src/entry.t
   step('import entry');
   const mod = await import(/* @vite-ignore */ origin + entry);
   const plugin = mod.plugin;
-  if (!plugin || typeof plugin.root !== 'function') {
-    throw new Error(`${entry} has no named \`plugin\` export with a root page (exports: ${Object.keys(mod)})`);
+  if (!plugin || typeof plugin.page !== 'function') {
+    throw new Error(`${entry} has no named \`plugin\` export with a page (exports: ${Object.keys(mod)})`);
   }
   const { createRoot } = shared['react-dom/client'];
   const root = createRoot(container);
   let mountKey = 0;
-  const render = () => root.render(React.createElement(PluginHost, { component: plugin.root, mountKey }));
+  const render = () => root.render(React.createElement(PluginHost, { component: plugin.page, mountKey }));
   render();
   step('rendered');
   return {

@@ -33,7 +33,7 @@ function duration(ns) {
   return ns ? `${(ns / 1e6).toFixed(0)} ms` : '–';
 }
 
-function Controls({ state, onState }) {
+function Controls({ state, previewOrigin, onState }) {
   const [result, setResult] = useState(null);
   const managed = state.mode !== 'external';
   const act = async (action) => {
@@ -54,8 +54,8 @@ function Controls({ state, onState }) {
         <button data-action=${action} disabled=${!managed}
           title=${managed ? '' : 'an external plugin is not started or stopped by plugindev'}
           onClick=${() => act(action)}>${action}</button>`)}
-      <a class="preview-link" href=${`/preview/${encodeURIComponent(state.pluginID)}`} target="_blank"
-        rel="noopener">preview</a>
+      ${previewOrigin && html`<a class="preview-link" target="_blank" rel="noopener"
+        href=${`${previewOrigin}/preview/${encodeURIComponent(state.pluginID)}`}>preview</a>`}
       ${result && html`<span data-testid="action-result" class=${result.ok === false ? 'failed' : 'done'}>
         ${result.text}</span>`}
     </div>`;
@@ -74,7 +74,7 @@ function Errors({ errors, linkTemplate }) {
     </ul>`;
 }
 
-function Card({ state, logs, errors, linkTemplate, onState }) {
+function Card({ state, logs, errors, linkTemplate, previewOrigin, onState }) {
   const status = aggregateStatus(state);
   const built = state.lastBuildTime ? new Date(state.lastBuildTime).toLocaleTimeString() : '–';
   return html`
@@ -92,7 +92,7 @@ function Card({ state, logs, errors, linkTemplate, onState }) {
         <dt>last build</dt><dd data-testid="last-build">${built}, ${duration(state.lastBuildDuration)}</dd>
         <dt>last error</dt><dd data-testid="last-error" class="last-error">${state.lastError || '–'}</dd>
       </dl>
-      <${Controls} state=${state} onState=${onState} />
+      <${Controls} state=${state} previewOrigin=${previewOrigin} onState=${onState} />
       <${Errors} errors=${errors} linkTemplate=${linkTemplate} />
       <${LogView} logs=${logs} />
     </section>`;
@@ -129,9 +129,12 @@ const CONNECTION_TEXT = {
 function App({ store }) {
   const [, setVersion] = useState(0);
   const [linkTemplate, setLinkTemplate] = useState(localStorage.getItem(EDITOR_KEY) || DEFAULT_EDITOR_LINK);
+  // the template being typed: the renders new log lines bring must not put the saved one back meanwhile
+  const [linkDraft, setLinkDraft] = useState(null);
   useEffect(() => store.subscribe(setVersion), [store]);
   const saveTemplate = (value) => {
     setLinkTemplate(value);
+    setLinkDraft(null);
     localStorage.setItem(EDITOR_KEY, value);
   };
   const onState = (state) => store.setStates([state]);
@@ -140,14 +143,16 @@ function App({ store }) {
     <header class="top">
       <h1>plugindev</h1>
       <span class=${`connection ${store.connection}`} data-testid="connection">${CONNECTION_TEXT[store.connection]}</span>
-      <label>editor links <input data-testid="editor-link" size="36" value=${linkTemplate}
+      <label>editor links <input data-testid="editor-link" size="36" value=${linkDraft ?? linkTemplate}
+        onInput=${(e) => setLinkDraft(e.currentTarget.value)}
         onChange=${(e) => saveTemplate(e.currentTarget.value || DEFAULT_EDITOR_LINK)} /></label>
     </header>
     <${AddPlugin} onState=${onState} />
     ${states.length === 0 && html`<p class="empty">No plugin yet: start one with its folder above.</p>`}
     <main class="cards">
       ${states.map((state) => html`<${Card} key=${state.pluginID} state=${state} logs=${store.logsOf(state.pluginID)}
-        errors=${store.errors.get(state.pluginID)} linkTemplate=${linkTemplate} onState=${onState} />`)}
+        errors=${store.errors.get(state.pluginID)} linkTemplate=${linkTemplate} previewOrigin=${store.previewOrigin}
+        onState=${onState} />`)}
     </main>`;
 }
 

@@ -16,6 +16,7 @@ export class Store {
     this.logs = new Map(); // id -> { entries: [], version }
     this.errors = new Map(); // id -> [{file, line, column, message, severity}]
     this.connection = 'connecting'; // connecting | live | reconnecting | restarted
+    this.previewOrigin = ''; // where previews run (not this page's origin: plugin code gets no API rights there)
     this.version = 0;
     this.listeners = new Set();
     this.scheduled = false;
@@ -58,6 +59,12 @@ export class Store {
     const ids = new Set(states.map((state) => state.pluginID));
     for (const id of this.plugins.keys()) if (!ids.has(id)) this.plugins.delete(id);
     for (const state of states) if (!this.plugins.has(state.pluginID)) this.plugins.set(state.pluginID, state);
+    this.changed();
+  }
+
+  setPreviewOrigin(origin) {
+    if (this.previewOrigin === origin) return;
+    this.previewOrigin = origin;
     this.changed();
   }
 

@@ -17,6 +17,7 @@ export function follow(store) {
     source.onopen = () => {
       // after a drop: plugins the (maybe restarted) plugindev no longer has go; the replay brings the rest
       if (store.connection !== 'connecting') refreshPlugins();
+      refreshPreviewOrigin(); // a restarted plugindev previews on another port
       store.setConnection('live');
     };
     source.onerror = () => {
@@ -40,6 +41,11 @@ export function follow(store) {
   async function refreshPlugins() {
     const response = await fetch('/api/plugins', { credentials: 'same-origin' }).catch(() => null);
     if (response?.ok) store.keepOnly(await response.json());
+  }
+
+  async function refreshPreviewOrigin() {
+    const response = await fetch('/api/preview', { credentials: 'same-origin' }).catch(() => null);
+    if (response?.ok) store.setPreviewOrigin((await response.json()).url);
   }
 
   async function whyClosed() {

@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defineConfig, loadEnv } from 'vite';
 import react from '@vitejs/plugin-react';
 import { omniviewExternals } from '@omniviewdev/vite-plugin';
 
@@ -6,11 +6,21 @@ import { omniviewExternals } from '@omniviewdev/vite-plugin';
 // production, as the SystemJS bundle assets/entry.js. Shared dependencies (React, MUI, the host's
 // @omniviewdev packages...) come from the host in both cases: omniviewExternals() does that.
 // 127.0.0.1, never localhost: the IDE's webview resolves localhost badly.
-export default defineConfig({
+// CORS: only the IDE and plugindev's preview may read this server's modules (with every origin, or every local
+// port, let in, any page could read the plugin's source). The IDE is a Wails app: wails://wails (macOS, Linux),
+// http://wails.localhost (Windows), http://localhost:34115 (`wails dev` in a browser). The preview's port
+// changes per run: the plugindev that starts Vite names it in PLUGINDEV_CORS_ORIGINS (space-separated: add a
+// page of your own there).
+const IDE_ORIGINS = ['wails://wails', 'wails://wails.localhost', 'http://wails.localhost', 'http://localhost:34115'];
+
+export default defineConfig(({ mode }) => ({
   plugins: [react(), omniviewExternals()],
   server: {
     host: '127.0.0.1',
-    cors: true,
+    cors: {
+      origin: [...IDE_ORIGINS, ...(loadEnv(mode, '.', 'PLUGINDEV_').PLUGINDEV_CORS_ORIGINS ?? '').split(/\s+/)]
+        .filter(Boolean),
+    },
     hmr: { protocol: 'ws', host: '127.0.0.1' },
   },
   build: {
@@ -29,4 +39,4 @@ export default defineConfig({
       preserveEntrySignatures: 'exports-only',
     },
   },
-});
+}));
