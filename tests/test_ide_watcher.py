@@ -29,8 +29,9 @@ from session_support import harness
 from watchfiles import Change, watch
 
 from orchestrator.common.process import is_alive
+from orchestrator.devloop import bookkeeping
 from orchestrator.devloop.backend import IDE_HANDOVER
-from orchestrator.devloop.devinfo import DEVINFO, DevinfoFile
+from orchestrator.devloop.devinfo import DEVINFO
 from orchestrator.devloop.events import Level, Source
 from orchestrator.devloop.plugin_output import CLIENT_DISCONNECTED, RepeatFolder, plugin_line
 
@@ -175,20 +176,20 @@ def test_a_replaced_process_serves_through_the_handover_and_a_save_meanwhile_is_
 @pytest.mark.usefixtures("own_home")
 def test_a_devinfo_that_cannot_be_written_again_is_one_error_line_and_the_plugin_serves_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def disk_full(file: DevinfoFile, _info: object) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file.path))
+    def disk_full(path: Path, _content: bytes, _mode: int = 0o644) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     async def scenario() -> None:
         async with harness(tmp_path, ui=False) as h:
             await h.advertised()
             path = h.session.devinfo.path
-            monkeypatch.setattr(DevinfoFile, "_write", disk_full)
+            monkeypatch.setattr(bookkeeping, "write_atomic", disk_full)
             path.unlink()
-            await h.until(lambda: any("cannot be written again" in m for m in h.messages()), "the failure said")
+            failure = (f"cannot write {path}: No space left on device; free some space on that disk and retry "
+                       "(plugindev tries again)")
+            await h.until(lambda: failure in h.messages(), "the failure said")
             await asyncio.sleep(0.1)  # room for a (wrong) second line
-            failures = [m for m in h.messages() if DEVINFO in m and "another program" in m]
-            assert failures == [f"{DEVINFO} was removed by another program and cannot be written again: cannot "
-                                f"write {path}: No space left on device; free some space on that disk and retry"]
+            assert [m for m in h.messages() if DEVINFO in m and "cannot write" in m] == [failure]
             assert h.state.grpcConnected and h.go.current.running and not path.exists()
 
     run(scenario())

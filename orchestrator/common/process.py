@@ -1,5 +1,6 @@
 """The processes plugindev starts: each leads a process group of its own, is reported the moment it exists,
-and is stopped by escalating steps until the whole group is gone.
+and is stopped by escalating steps until the whole group is gone, and with it every process it started that
+left the group.
 
 Process facts (start time, liveness, group members) come from psutil, so they read the same on Linux and
 macOS.
@@ -65,11 +66,36 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-async def wait_group_gone(pgid: int, timeout: float) -> bool:
-    """Poll until no member of the group runs, at most `timeout` seconds; True once it is gone."""
+def descendants(pid: int) -> list[psutil.Process]:
+    """The processes `pid` started and theirs, as psutil handles (which refuse to signal a recycled pid). A child
+    that left the group (setsid, a daemon) is reached this way only, and only while its parent runs: once the
+    parent exits, the child is init's."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def signal_tree(tree: list[psutil.Process], sig: signal.Signals) -> None:
+    """Each that still runs (psutil checks the pid is still the process it found)."""
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+
+
+def _tree_alive(tree: list[psutil.Process]) -> bool:
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
+async def wait_group_gone(pgid: int, timeout: float, tree: list[psutil.Process] | None = None) -> bool:
+    """Poll until no member of the group (nor of `tree`) runs, at most `timeout` seconds; True once all are gone."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while group_alive(pgid):
+    while group_alive(pgid) or _tree_alive(tree or []):
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(_POLL)
@@ -99,32 +125,37 @@ async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None
 
 async def stop_group(process: asyncio.subprocess.Process, *, timeout: float = 5.0,
                      graceful: Callable[[float], Awaitable[None]] | None = None) -> int:
-    """Stop the group `process` leads: `graceful(seconds)` first when given (most of the budget), then SIGTERM,
-    then SIGKILL, all within `timeout`; returns once the leader is reaped and the group is gone.
+    """Stop the group `process` leads, and every process it started, in the group or not (a child that called
+    setsid): `graceful(seconds)` first when given (most of the budget), then SIGTERM, then SIGKILL, all within
+    `timeout`; returns once the leader is reaped and all of them are gone.
 
     Returns the leader's exit code (negative: the signal that ended it).
     """
     loop = asyncio.get_running_loop()
     pgid = process.pid
     deadline = loop.time() + timeout
+    tree = descendants(process.pid)  # now: a graceful exit of the leader would hand its children to init
     if graceful is not None and process.returncode is None:
         graceful_until = deadline - 0.4 * timeout
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(graceful_until):
                 await graceful(graceful_until - loop.time())
                 await process.wait()
-    if process.returncode is None or group_alive(pgid):
+    tree += [child for child in descendants(process.pid) if child not in tree]  # started meanwhile
+    if process.returncode is None or group_alive(pgid) or _tree_alive(tree):
         signal_group(pgid, signal.SIGTERM)
+        signal_tree(tree, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(max(deadline - 0.1 * timeout, loop.time())):
                 await process.wait()
-        if not await wait_group_gone(pgid, max(deadline - loop.time(), 0.0)):
+        if not await wait_group_gone(pgid, max(deadline - loop.time(), 0.0), tree):
             signal_group(pgid, signal.SIGKILL)
+            signal_tree(tree, signal.SIGKILL)
     # SIGKILL cannot be ignored; the bound only guards against a process stuck in the kernel (state D).
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(2.0):
             await process.wait()
-    await wait_group_gone(pgid, 2.0)
+    await wait_group_gone(pgid, 2.0, tree)
     if process.returncode is None:
         raise PlugindevError(f"process {process.pid} did not exit even after SIGKILL")
     return process.returncode

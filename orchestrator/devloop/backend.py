@@ -32,6 +32,7 @@ from orchestrator.devloop.state import (
     PluginStarted,
     PluginStopped,
     ReplacementFailed,
+    Side,
     Status,
     now_rfc3339,
 )
@@ -81,6 +82,9 @@ Launcher = Callable[[Path, Mapping[str, str], Callable[[str, str], None], Callab
 
 
 class GoBackend:
+    name = "the Go backend"
+    side: Side = "go"
+
     def __init__(self, ctx: PartContext, manifest: PluginManifest, *, builder: Builder | None = None,
                  launch: Launcher | None = None, watch: bool = True,
                  health_interval: float = HEALTH_INTERVAL, backoff: Backoff = BACKOFF) -> None:
@@ -93,8 +97,8 @@ class GoBackend:
         self.build_wanted = asyncio.Event()
         self.plugin = Supervisor(self._start_plugin, Callbacks(
             started=self._plugin_started, start_failed=self._plugin_failed, exited=self._plugin_exited,
-            stopped=self._plugin_stopped, while_up=self._watch_health), policy=backoff,
-            overlap=ctx.options.overlap, handover=IDE_HANDOVER)
+            stopped=self._plugin_stopped, unexpected=ctx.unexpected, while_up=self._watch_health),
+            name="the plugin process", policy=backoff, overlap=ctx.options.overlap, handover=IDE_HANDOVER)
         self._plugin_lines = RepeatFolder()
         self._told_sdk_copy = False
         self._healthy = False  # the last health the running plugin reported

@@ -36,3 +36,4 @@ class PartContext:
     record: Callable[[str, int, Path | None], None]  # a process group started: kind, pid, socket folder
     forget: Callable[[int], None]  # that group is gone
     state: Callable[[], DevState]
+    unexpected: Callable[[str], None]  # one line: something the part left running stopped on an unexpected error

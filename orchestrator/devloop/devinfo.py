@@ -3,7 +3,8 @@
 It is derived from the plugin's state and nothing else: after every state change the session asks for the
 file that state implies (`advertised`), and `DevinfoFile.reconcile` writes or removes it. So the file is
 present exactly while a healthy plugin process serves (and Vite, when used, is ready), and names that process;
-one that another program removed meanwhile is put back (`DevinfoFile.restore`).
+one that another program removed meanwhile is put back (`DevinfoFile.restore`). A write that fails is said and
+tried again (orchestrator.devloop.bookkeeping): the plugin serves on meanwhile.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.common.files import write_atomic
+from orchestrator.devloop.bookkeeping import KeptFile, SayLevel
 from orchestrator.devloop.state import DevState, Status
 
 DEVINFO = ".devinfo"
@@ -53,34 +54,37 @@ def advertised(state: DevState, uses_vite: bool) -> DevInfo | None:
 
 
 class DevinfoFile:
-    """The one writer of a plugin's `.devinfo`."""
+    """The one writer of a plugin's `.devinfo`; with `say`, a write that fails is said and retried, never raised."""
 
-    def __init__(self, plugin_state_dir: Path) -> None:
+    def __init__(self, plugin_state_dir: Path, say: SayLevel | None = None) -> None:
         self.path = plugin_state_dir / DEVINFO
-        self._written: DevInfo | None = None
+        self._file = KeptFile(self.path, say)  # written atomically: the IDE never reads half a file
+        self._written: DevInfo | None = None  # what the file says, or will once a retry works
+
+    @property
+    def failing(self) -> bool:
+        """The last write (or removal) failed; it is being retried."""
+        return self._file.failing
 
     def reconcile(self, desired: DevInfo | None) -> bool:
-        """Make the file say `desired` (None: no file); True when it changed."""
+        """Make the file say `desired` (None: no file); True when that changed what it should say."""
         if desired == self._written:
             return False
-        if desired is None:
-            self.remove()
-        else:
-            self._write(desired)
         self._written = desired
+        self._file.keep(None if desired is None else _content(desired))
         return True
 
     def restore(self) -> bool:
-        """Write the file again when it should be there and is not (another program removed it); True then."""
-        if self._written is None or self.path.exists():
-            return False
-        self._write(self._written)
-        return True
-
-    def _write(self, info: DevInfo) -> None:
-        # a temporary file then a rename: the IDE never reads half a file
-        write_atomic(self.path, (json.dumps(info.to_json(), indent=2) + "\n").encode())
+        """Write the file again when it should be there and is not (another program removed it); True when it
+        is there again now."""
+        if self._written is None or self._file.failing or self.path.exists():
+            return False  # a failing write is being retried already
+        return self._file.keep(_content(self._written))
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
         self._written = None
+        self._file.keep(None)
+
+
+def _content(info: DevInfo) -> bytes:
+    return (json.dumps(info.to_json(), indent=2) + "\n").encode()

@@ -3,22 +3,40 @@ SDK's own dev mode, air, a shell script) are found through `<state root>/plugins
 and shown with `mode: external`. The monitor only ever reads and connects: it never stops a plugin.
 
 One asyncio task watches the folder (watchfiles), and one task per attached process checks its health every
-`interval` seconds, at once when its connection drops, and removes the file once the process is gone.
+`interval` seconds, at once when its connection drops, and removes the file once the process is gone. Both run
+under `keep_running`: an unexpected error in one is said and it runs again after the backoff. A `plugins/`
+folder that is removed is made again and watched anew; something else in its place is said, and watched for
+until it is a folder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from orchestrator.common.files import UnreadableFile, write_failure
+from orchestrator.common.tasks import ended
 from orchestrator.devloop.devinfo import DEVINFO
-from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, LOG_CAPACITY, Event, EventBus, Level, LogEntry, Source
+from orchestrator.devloop.events import (
+    EVENT_LOG,
+    EVENT_STATUS,
+    Event,
+    EventBus,
+    Level,
+    LogEntry,
+    LogRing,
+    Source,
+    entry_size,
+    publish_log,
+)
 from orchestrator.devloop.external_checks import check_until_gone
 from orchestrator.devloop.external_devinfo import (
     DevinfoRejected,
@@ -26,11 +44,16 @@ from orchestrator.devloop.external_devinfo import (
     external_state,
     parse_devinfo,
     process_gone,
+    read_devinfo,
     rejected_state,
 )
-from orchestrator.devloop.printer import Printer
+from orchestrator.devloop.printer import Printer, Printing
+from orchestrator.devloop.rebuild import FOLDER_CHECK, folder_identity, own_stop, stopped_within
 from orchestrator.devloop.registry import check_state_root
 from orchestrator.devloop.state import DevState, SessionStopped, apply_change, now_rfc3339
+from orchestrator.devloop.supervisor import keep_running
+
+FolderId = tuple[int, int]  # which folder is at a path (device, inode)
 
 
 @dataclass
@@ -63,7 +86,7 @@ class ExternalMonitor:
         self.interval = interval
         self.settle = settle
         self._followed: dict[str, _Followed] = {}
-        self._logs: dict[str, deque[LogEntry]] = {}
+        self._logs: dict[str, LogRing[LogEntry]] = {}  # of the plugins in `states()` only
         self._checks: set[asyncio.Task[None]] = set()  # also those cancelled and still closing their connection
 
     # -- what serve and the API read ------------------------------------------------------------------------
@@ -80,73 +103,136 @@ class ExternalMonitor:
 
     # -- watching ---------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow the files until `stop` is set; then every check ends and every connection is closed."""
-        from watchfiles import awatch  # the Rust watcher loads on first use
+        """Follow the files until `stop` is set; then every check ends and every connection is closed. An unexpected
+        error is said, and the monitor runs again after the backoff."""
+        await keep_running("the external plugin monitor", partial(self._follow, stop), partial(self._say, Level.ERROR),
+                           stop=stop)
 
-        self.plugins_dir.mkdir(parents=True, exist_ok=True)  # watched before any plugin writes there
-        # `step`: a batch is handed over once nothing changed for `settle`, so a file is read once written; on a
-        # quiet timeout every folder is looked at again (a safety net for events the OS watcher missed).
-        batches = awatch(self.plugins_dir, watch_filter=self._relevant, step=max(1, round(self.settle * 1000)),
-                         debounce=max(1000, round(self.settle * 4000)), rust_timeout=round(self.interval * 1000),
-                         yield_on_timeout=True, stop_event=stop)
-        first = asyncio.ensure_future(anext(batches))
-        await asyncio.sleep(0)  # the generator's first step starts the OS watcher (awatch awaits nothing before)
+    async def _follow(self, stop: asyncio.Event) -> None:
+        """Watch the plugins folder, and the one made or put in its place after it, until `stop` is set."""
+        self._followed.clear()  # a monitor that runs again finds every plugin anew (the old checks were ended)
+        armed: FolderId | None = None
         try:
-            self._reconcile_all()  # what was there before the watch began
-            batch = await first
-            while True:
-                if batch:
-                    self._reconcile(sorted({self._folder_of(path) for _, path in batch}))
-                else:
-                    self._reconcile_all()
-                batch = await anext(batches)
-        except StopAsyncIteration:
-            pass  # `stop` was set
+            while (armed := await self._folder(stop, armed)) is not None:
+                await self._watch(stop, armed)
+                await self._reconcile(list(self._followed))  # what a folder gone or replaced held is gone with it
         finally:
-            first.cancel()
             checks = list(self._checks)
             for task in checks:
                 task.cancel()
-            await asyncio.gather(*checks, return_exceptions=True)
+            await asyncio.gather(*checks, return_exceptions=True)  # a failure of one was said by its own task
+
+    async def _folder(self, stop: asyncio.Event, was: FolderId | None) -> FolderId | None:
+        """The plugins folder to watch (made when there is none), once there is one; None once `stop` is set.
+        Something else in its place is said once and looked at again every FOLDER_CHECK seconds."""
+        said = ""
+        while not stop.is_set():
+            missing = not os.path.lexists(self.plugins_dir)
+            problem = ""
+            try:
+                self.plugins_dir.mkdir(parents=True, exist_ok=True)  # watched before any plugin writes there
+            except FileExistsError:
+                pass  # something else is there: said below
+            except OSError as exc:
+                problem = f"{write_failure(exc, self.plugins_dir)}; no external plugin can be found meanwhile"
+            armed = folder_identity(self.plugins_dir)
+            if armed is not None:
+                if said:
+                    self._say(Level.INFO, f"{self.plugins_dir} is a folder now: watching it")
+                elif was is not None and missing:
+                    self._say(Level.WARN, f"{self.plugins_dir} was removed: made it again, watching it")
+                return armed
+            problem = problem or (f"{self.plugins_dir} is a file, not a folder: no external plugin can be found "
+                                  "there; move it aside (plugindev watches for a folder there)")
+            if problem != said:
+                self._say(Level.ERROR, problem)
+                said = problem
+            await stopped_within(stop, FOLDER_CHECK)
+        return None
+
+    async def _watch(self, stop: asyncio.Event, armed: FolderId) -> None:
+        """Follow the files until `stop` is set, or until the folder at the path is no longer the one watched (the
+        OS watcher stays on the one it was armed on)."""
+        from watchfiles import awatch  # the Rust watcher loads on first use
+
+        # `step`: a batch is handed over once nothing changed for `settle`, so a file is read once written. A quiet
+        # timeout every FOLDER_CHECK s looks at which folder is there (an empty one removed sends no event), and
+        # every `interval` s every folder is looked at again (a safety net for events the OS watcher missed).
+        async with own_stop(stop) as watch_stop:
+            batches = awatch(self.plugins_dir, watch_filter=self._relevant, step=max(1, round(self.settle * 1000)),
+                             debounce=max(1000, round(self.settle * 4000)),
+                             rust_timeout=round(min(self.interval, FOLDER_CHECK) * 1000), yield_on_timeout=True,
+                             stop_event=watch_stop)
+            await self._follow_batches(batches, armed)
+
+    async def _follow_batches(self, batches: AsyncGenerator[set[tuple[Any, str]], None], armed: FolderId) -> None:
+        loop = asyncio.get_running_loop()
+        async with contextlib.aclosing(batches):
+            first = asyncio.ensure_future(anext(batches))
+            await asyncio.sleep(0)  # the generator's first step starts the OS watcher (awatch awaits nothing before)
+            try:
+                await self._reconcile_all()  # what was there before the watch began
+                looked = loop.time()
+                batch = await first
+                while folder_identity(self.plugins_dir) == armed:
+                    if batch:
+                        await self._reconcile(sorted({self._folder_of(path) for _, path in batch} - {""}))
+                    elif loop.time() - looked >= self.interval:
+                        await self._reconcile_all()
+                        looked = loop.time()
+                    batch = await anext(batches)
+            except StopAsyncIteration:
+                pass  # `stop` was set
+            except FileNotFoundError:
+                if folder_identity(self.plugins_dir) == armed:
+                    raise
+                # the folder went before the OS watcher was armed on it: the next one is made and watched
+            finally:
+                if not first.done():
+                    await ended(first)
 
     def _folder_of(self, path: str) -> str:
-        return Path(path).relative_to(self.plugins_dir).parts[0]
+        """The plugin folder a changed path is in; "" for the plugins folder itself."""
+        return next(iter(Path(path).relative_to(self.plugins_dir).parts), "")
 
     def _relevant(self, _change: object, path: str) -> bool:
-        """A plugin folder itself (created or removed), or the `.devinfo` inside one."""
+        """The plugins folder itself (removed), a plugin folder (created or removed), or the `.devinfo` inside one."""
         try:
             parts = Path(path).relative_to(self.plugins_dir).parts
         except ValueError:
             return False
-        return len(parts) == 1 or (len(parts) == 2 and parts[1] == DEVINFO)
+        return len(parts) <= 1 or (len(parts) == 2 and parts[1] == DEVINFO)
 
-    def _reconcile_all(self) -> None:
-        folders = {entry.name for entry in self.plugins_dir.iterdir() if entry.is_dir()}
-        self._reconcile(sorted(folders | set(self._followed)))
+    async def _reconcile_all(self) -> None:
+        try:
+            folders = {entry.name for entry in self.plugins_dir.iterdir() if entry.is_dir()}
+        except OSError:
+            folders = set()  # no folder there any more: the watch sees it and makes one again
+        await self._reconcile(sorted(folders | set(self._followed)))
 
-    def _reconcile(self, plugin_ids: Iterable[str]) -> None:
+    async def _reconcile(self, plugin_ids: Iterable[str]) -> None:
         managed = self.managed()
         for plugin_id in plugin_ids:
             if plugin_id in managed:
                 self._drop(plugin_id)  # plugindev's own session reports this one
             else:
-                self._read(plugin_id)
+                await self._read(plugin_id)
 
-    def _read(self, plugin_id: str) -> None:
+    async def _read(self, plugin_id: str) -> None:
         """Make what the monitor follows for `plugin_id` agree with its `.devinfo` on disk."""
         path = self.plugins_dir / plugin_id / DEVINFO
-        followed = self._followed.get(plugin_id)
         try:
-            raw = path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            if followed is not None:
+            raw = await asyncio.to_thread(read_devinfo, path)  # bounded, and off the loop
+        except UnreadableFile as exc:
+            followed = self._followed.get(plugin_id)
+            if exc.missing and followed is not None:
                 what = f"pid {followed.info.pid}" if followed.info else "the rejected file"
                 self._forget(followed, f"{path} was removed: no longer following {what}")
+            elif not exc.missing:
+                # compared like content: reported once until it changes
+                self._reject(plugin_id, f"unreadable: {exc.reason}".encode(), f"{path} rejected: {exc.reason}")
             return
-        except OSError as exc:
-            raw = f"unreadable: {exc}".encode()  # compared like content: reported once until it changes
-            self._reject(plugin_id, raw, f"{path}: cannot be read ({exc.strerror or exc})")
-            return
+        followed = self._followed.get(plugin_id)
         if followed is not None and followed.raw == raw:
             return
         try:
@@ -156,7 +242,7 @@ class ExternalMonitor:
             return
         gone = process_gone(info)
         if gone:
-            self._remove_stale(plugin_id, raw, gone)
+            await self._remove_stale(plugin_id, raw, gone)
         else:
             self._attach(plugin_id, raw, info)
 
@@ -172,9 +258,11 @@ class ExternalMonitor:
         self.log(plugin_id, Level.INFO, f"found pid {info.pid} ({info.endpoint}){previous}: connecting")
         followed = self._followed[plugin_id] = _Followed(plugin_id, raw, external_state(info, None), info)
         self.bus.publish(Event(EVENT_STATUS, plugin_id, followed.state.to_json()))
-        followed.checks = asyncio.create_task(check_until_gone(
-            info, self.interval, lambda error, lifecycle: self._health_checked(followed, error, lifecycle),
-            lambda why: self._remove_stale(plugin_id, followed.raw, why)))
+        checks = partial(check_until_gone, info, self.interval,
+                         lambda error, lifecycle: self._health_checked(followed, error, lifecycle),
+                         lambda why: self._remove_stale(plugin_id, followed.raw, why))
+        followed.checks = asyncio.create_task(keep_running(f"the health checks of pid {info.pid}", checks,
+                                                           partial(self._checks_failed, followed)))
         self._checks.add(followed.checks)
         followed.checks.add_done_callback(self._checks.discard)
 
@@ -191,14 +279,21 @@ class ExternalMonitor:
             followed.raw, followed.info, followed.health, followed.checks = raw, None, None, None
             self._set_state(followed, state)
 
-    def _remove_stale(self, plugin_id: str, raw: bytes, reason: str) -> None:
+    async def _remove_stale(self, plugin_id: str, raw: bytes, reason: str) -> None:
         """The file names a process that is gone: remove it, unless someone rewrote it since it was read."""
         path = self.plugins_dir / plugin_id / DEVINFO
         try:
-            if path.read_bytes() != raw:
-                self._read(plugin_id)  # a new file arrived meanwhile: that one counts
+            if await asyncio.to_thread(read_devinfo, path) != raw:
+                await self._read(plugin_id)  # a new file arrived meanwhile: that one counts
+                return
+            if path.parent.is_symlink():  # a folder elsewhere: never cleaned through a link
+                self._reject(plugin_id, raw, f"{path}: {reason}; not removed: {path.parent} is a link")
                 return
             path.unlink()
+        except UnreadableFile as exc:
+            if not exc.missing:
+                await self._read(plugin_id)  # replaced by something that is not a .devinfo: that counts
+                return
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -208,6 +303,7 @@ class ExternalMonitor:
         followed = self._followed.get(plugin_id)
         if followed is None:
             self.log(plugin_id, Level.INFO, message)
+            self._drop(plugin_id)  # never listed: nothing of it is kept
         else:
             self._forget(followed, message)
 
@@ -218,7 +314,10 @@ class ExternalMonitor:
         self._drop(followed.plugin_id)
 
     def _drop(self, plugin_id: str) -> None:
+        """The plugin leaves `states()`, and its kept logs go with it: its last events are published already, and
+        plugins that come and go must not add up."""
         followed = self._followed.pop(plugin_id, None)
+        self._logs.pop(plugin_id, None)
         if followed is not None:
             _end_checks(followed)
 
@@ -236,15 +335,26 @@ class ExternalMonitor:
             self.log(followed.plugin_id, Level.INFO, f"pid {info.pid} serves again")
         self._set_state(followed, external_state(info, error))
 
+    def _checks_failed(self, followed: _Followed, line: str) -> None:
+        """The checks stopped on an unexpected error (they run again after the backoff): said, and the state's."""
+        assert followed.info is not None
+        self.log(followed.plugin_id, Level.ERROR, line)
+        followed.health = line
+        self._set_state(followed, external_state(followed.info, line))
+
     # -- reporting --------------------------------------------------------------------------------------------
     def _set_state(self, followed: _Followed, state: DevState) -> None:
         if state != followed.state:
             followed.state = state
             self.bus.publish(Event(EVENT_STATUS, followed.plugin_id, state.to_json()))
 
+    def _say(self, level: Level, message: str) -> None:
+        """The monitor's own line, of no one plugin (its folder, its own failure)."""
+        publish_log(self.bus, "", level, message)
+
     def log(self, plugin_id: str, level: Level, message: str) -> None:
         entry = LogEntry(now_rfc3339(), Source.MANAGER, level, message, plugin_id)
-        self._logs.setdefault(plugin_id, deque(maxlen=LOG_CAPACITY)).append(entry)
+        self._logs.setdefault(plugin_id, LogRing(entry_size)).append(entry)
         self.bus.publish(Event(EVENT_LOG, plugin_id, [entry.to_json()]))
 
 
@@ -254,8 +364,7 @@ async def watch_external(state_root: Path, printer: Printer) -> None:
     bus = EventBus()
     monitor = ExternalMonitor(state_root, bus)
     printer.show_plugin = True
-    queue = bus.subscribe()
-    printing = asyncio.create_task(printer.run(queue))
+    printing = Printing(printer, bus)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -266,6 +375,4 @@ async def watch_external(state_root: Path, printer: Printer) -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        while not queue.empty():
-            printer.handle(queue.get_nowait())
-        printing.cancel()
+        await printing.close()

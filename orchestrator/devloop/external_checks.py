@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from orchestrator.devloop.external_devinfo import ExternalDevinfo, process_gone
@@ -22,7 +22,7 @@ Checked = Callable[[str, bool], None]
 
 
 async def check_until_gone(info: ExternalDevinfo, interval: float, on_checked: Checked,
-                           on_gone: Callable[[str], None]) -> None:
+                           on_gone: Callable[[str], Awaitable[None]]) -> None:
     """Report every check to `on_checked`; once the process is dead (or its PID recycled) call `on_gone(why)`
     and return. Cancel it to stop checking: the connection is closed either way."""
     import grpc.aio
@@ -41,7 +41,7 @@ async def check_until_gone(info: ExternalDevinfo, interval: float, on_checked: C
             # Killed meanwhile (or recycled): that, not the failed check, is the news.
             gone = process_gone(info)
             if gone:
-                on_gone(gone)
+                await on_gone(gone)
                 return
             if error:
                 # a fresh connection next time: a channel in reconnect backoff would fail at once

@@ -7,24 +7,34 @@ process group before it returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import write_failure
 from orchestrator.common.lines import pump_lines
-from orchestrator.common.process import spawn, stop_group
+from orchestrator.common.process import descendants, signal_tree, spawn, stop_group
 from orchestrator.devloop.context import PartContext
 from orchestrator.devloop.events import BuildError, Level, Source
-from orchestrator.devloop.rebuild import WATCH_STEP_MS, trailing_debounce
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, rearmed_watch, trailing_debounce
 
 WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
 MANIFEST = "plugin.yaml"  # watched at the plugin root only: an edit is checked, installed, and restarts the plugin
 IGNORED_DIRS = {"ui", "node_modules", "build", "vendor", "testdata"}
+
+# a cancelled build's time to stop by itself (it then removes its work folder) before it is killed
+BUILD_STOP = 2.0
+TOOL_POLL = 0.02  # seconds between looks at the tools a stopping go build runs
+TOOL_WAIT = 0.2  # seconds without a tool after which a stopping go build is taken to run none (loading packages)
+BUILD_TMP_PREFIX = "plugindev-go-"  # a build's own GOTMPDIR, in the temp dir (or the author's GOTMPDIR)
 
 _ERROR_LINE = re.compile(r"^(?P<file>[^\s:#][^:]*\.go):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$")
 
@@ -103,15 +113,20 @@ class GoFileFilter:
 
 async def watch_go_sources(ctx: PartContext, trigger: asyncio.Event, stop: asyncio.Event) -> None:
     """Set `trigger` after one quiet period following changes to the plugin's Go sources or plugin.yaml."""
-    from watchfiles import awatch  # the Rust watcher loads on first use
+    from watchfiles import Change, awatch  # the Rust watcher loads on first use
 
     paths = watch_paths(ctx.plugin_dir)
 
-    def changed(batch: set[tuple[object, str]]) -> None:
+    def changed(batch: set[tuple[Change, str]]) -> None:
         names = sorted({Path(p).name for _, p in batch})
         ctx.log(Source.GO_WATCH, Level.DEBUG, f"changed: {', '.join(names)}")
 
-    batches = awatch(*paths, watch_filter=GoFileFilter(paths), step=WATCH_STEP_MS, stop_event=stop)
+    def watch(until: asyncio.Event) -> AsyncGenerator[set[tuple[Change, str]], None]:
+        return awatch(*paths, watch_filter=GoFileFilter(paths), step=WATCH_STEP_MS, stop_event=until)
+
+    # a plugin folder removed and made again (a fresh clone, a checkout tool) is watched again once it is back
+    batches = rearmed_watch(paths[0], watch, stop, came_back={(Change.added, str(paths[0]))},
+                            say=lambda message: ctx.log(Source.GO_WATCH, Level.WARN, message))
     await trailing_debounce(batches, ctx.options.debounce_ms / 1000, trigger, changed)
 
 
@@ -139,26 +154,56 @@ class BuildResult:
 async def go_build(plugin_dir: Path, go: str, binary: Path, *, on_line: Callable[[str], None],
                    on_spawn: Callable[[int], None] = lambda _pid: None) -> BuildResult:
     """`go build -o BINARY ./pkg`, output streamed; cancelling it ends the whole build (go runs compile and link
-    as children) and waits for it, so no two builds ever overlap."""
+    as children) and waits for it, so no two builds ever overlap. Each build has a temporary folder of its own
+    (GOTMPDIR, where go makes its `go-build*` work folder), removed after it however it ends."""
     started = time.monotonic_ns()
-    process = await spawn([go, "build", "-buildvcs=false", "-o", str(binary), "./pkg"], cwd=plugin_dir,
-                          on_spawn=on_spawn, merge_stderr=True)
-    lines: list[str] = []
-
-    def collect(line: str) -> None:
-        lines.append(line)
-        on_line(line)
-
+    parent = os.environ.get("GOTMPDIR") or tempfile.gettempdir()  # the author's GOTMPDIR is kept
     try:
-        assert process.stdout is not None
-        await pump_lines(process.stdout, collect)
-        code = await process.wait()
-    except asyncio.CancelledError:
-        await stop_group(process, timeout=0.0)
-        raise
+        own_tmp = Path(tempfile.mkdtemp(prefix=BUILD_TMP_PREFIX, dir=parent))
+    except OSError as exc:
+        raise PlugindevError(f"{write_failure(exc, Path(parent))} (go build's temporary files go there: set "
+                             "GOTMPDIR or TMPDIR to another folder)") from None
+    try:
+        process = await spawn([go, "build", "-buildvcs=false", "-o", str(binary), "./pkg"], cwd=plugin_dir,
+                              env=os.environ | {"GOTMPDIR": str(own_tmp)}, on_spawn=on_spawn, merge_stderr=True)
+        lines: list[str] = []
+
+        def collect(line: str) -> None:
+            lines.append(line)
+            on_line(line)
+
+        try:
+            assert process.stdout is not None
+            await pump_lines(process.stdout, collect)
+            code = await process.wait()
+        except asyncio.CancelledError:
+            await stop_build(process)
+            raise
+    finally:
+        shutil.rmtree(own_tmp, ignore_errors=True)
     output = "\n".join(lines)
     return BuildResult(code == 0, time.monotonic_ns() - started, output,
                        [] if code == 0 else parse_build_errors(output, plugin_dir))
+
+
+async def stop_build(process: asyncio.subprocess.Process) -> int:
+    """End a `go build` and all it runs, letting go remove its work folder when it can.
+
+    A signal to go itself ends it at once, work folder left behind; a tool of its (compile, asm, link) that
+    fails makes it stop and clean up. So the tools it runs are interrupted until go exits (within BUILD_STOP);
+    when it runs none for TOOL_WAIT (it is loading packages), there is nothing to wait for. Then whatever
+    still runs is ended.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUILD_STOP
+    idle_until = loop.time() + TOOL_WAIT
+    while process.returncode is None and loop.time() < min(deadline, idle_until):
+        if tools := descendants(process.pid):  # go starts tools one after another: each is interrupted
+            signal_tree(tools, signal.SIGINT)
+            idle_until = loop.time() + TOOL_WAIT
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), TOOL_POLL)
+    return await stop_group(process, timeout=0.0)
 
 
 # What `go build` says when go.mod/go.sum do not match the imports: `go mod tidy` is the fix.

@@ -3,34 +3,49 @@
 `plugindev run A B` starts a manager with a fixed set and ends on the first plugin that cannot run
 (`fail_fast`); `plugindev serve` restores the set it saved last time, takes additions and removals through the
 API, keeps serving when one plugin fails, and saves the set atomically after each change.
+
+A plugin's session that stops on an unexpected error is said (an error event) and run again after the backoff,
+under `serve` and under `run` of several plugins; `run` of one plugin ends with that line instead. A saved set
+that cannot be written is said and retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from orchestrator.authoring.manifest import load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
-from orchestrator.common.files import write_atomic
+from orchestrator.common.files import UnreadableFile, read_bounded
+from orchestrator.common.tasks import first_leaf, watched_task
+from orchestrator.devloop.bookkeeping import KeptFile
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.events import EventBus, Level, Source
+from orchestrator.devloop.events import EventBus, Level, Source, publish_log
 from orchestrator.devloop.registry import PluginLock, ProcessRegistry
 from orchestrator.devloop.session import PluginSession
 from orchestrator.devloop.state import DevState
 from orchestrator.devloop.vite import PortAllocator
 
+MANAGED_LIMIT = 1 << 20  # bytes of the saved set (managed.json): a path per plugin
 
-def first_leaf(error: BaseException) -> BaseException:
-    """Task groups nest (session, part): the author needs the one error at the bottom."""
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
+
+class SavedSetLock(PluginLock):
+    """Held by the `serve` that keeps a state root's saved set (managed.json): a second `serve` there would
+    overwrite it with its own and the first one's plugins would be lost, so it is refused, as a second `run` of a
+    plugin is. Its lock file's name can be no plugin id's (those start with a letter or digit)."""
+
+    def __init__(self, state_root: Path) -> None:
+        super().__init__(state_root, "_serve")
+        self.state_root = state_root
+
+    def refusal(self, holder: str) -> str:
+        return (f"plugindev serve is already running on the state root {self.state_root} (pid {holder}); stop that "
+                "one first, or add plugins to that one through its API or dashboard")
 
 
 @dataclass
@@ -51,7 +66,8 @@ class DevManager:
         # ids start at the start time in µs: a later plugindev's are larger than an earlier one's (short of a
         # million events a second), so a page resuming across a restart gets all the new one kept
         self.bus = EventBus(first_id=time.time_ns() // 1000)
-        self.registry = ProcessRegistry(state_root)
+        self.registry = ProcessRegistry(state_root, self.log)
+        self._saved_file = KeptFile(saved, self.log) if saved is not None else None
         self.ports = PortAllocator()
         self.plugins: dict[str, Managed] = {}
         self.failed = asyncio.Event()  # fail_fast: a plugin could not run; `failure` says why
@@ -73,7 +89,7 @@ class DevManager:
         lock = PluginLock(self.state_root, manifest.id)
         lock.acquire()
         session = PluginSession(plugin_dir, manifest, self.bus, self.options, state_root=self.state_root,
-                                registry=self.registry, ports=self.ports)
+                                registry=self.registry, ports=self.ports, restarts=self._restarts)
         self.plugins[manifest.id] = Managed(plugin_dir, session, lock, asyncio.Event())
         self._save()
         return session
@@ -83,7 +99,7 @@ class DevManager:
         if managed.task is not None and not managed.task.done():
             return
         managed.stop = asyncio.Event()
-        managed.task = asyncio.create_task(self._run(managed), name=f"plugin {plugin_id}")
+        managed.task = watched_task(self._run(managed), f"plugin {plugin_id}", managed.session.unexpected)
 
     async def stop(self, plugin_id: str) -> None:
         managed = self._get(plugin_id)
@@ -100,8 +116,11 @@ class DevManager:
             raise PlugindevError(f"plugin {plugin_id!r} has no Go backend running to rebuild; start it first")
 
     async def remove(self, plugin_id: str) -> None:
+        managed = self._get(plugin_id)
         await self.stop(plugin_id)
-        managed = self.plugins.pop(plugin_id)
+        if self.plugins.get(plugin_id) is not managed:  # a removal at the same time got there first
+            raise UnknownPlugin(f"plugin {plugin_id!r} was removed meanwhile")
+        del self.plugins[plugin_id]
         managed.lock.release()
         self._save()
 
@@ -111,6 +130,12 @@ class DevManager:
         for managed in self.plugins.values():
             managed.lock.release()
         self.registry.close()
+        if self._saved_file is not None:
+            self._saved_file.close()
+
+    def log(self, level: Level, message: str) -> None:
+        """plugindev's own line, of no one plugin (its saved set, its process records)."""
+        publish_log(self.bus, "", level, message)
 
     # -- what the API reads -------------------------------------------------------------------------------
     def ids(self) -> set[str]:
@@ -128,8 +153,11 @@ class DevManager:
             return []
         problems = []
         try:
-            paths = [Path(p) for p in json.loads(self.saved.read_text())["plugins"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            saved = read_bounded(self.saved, MANAGED_LIMIT, follow_symlinks=False)  # small, and it blocks on nothing
+            paths = [Path(p) for p in json.loads(saved)["plugins"]]
+        except UnreadableFile as exc:
+            return [f"{self.saved} {exc.reason}; starting with no plugin"]
+        except (ValueError, KeyError, TypeError) as exc:
             return [f"{self.saved}: unreadable ({exc}); starting with no plugin"]
         for path in paths:
             try:
@@ -145,10 +173,14 @@ class DevManager:
         except KeyError:
             raise UnknownPlugin(f"no plugin {plugin_id!r} here; add it with its folder first") from None
 
+    def _restarts(self) -> bool:
+        """Whether what stops on an unexpected error runs again: not under `run` of one plugin, which ends with it."""
+        return not (self.fail_fast and len(self.plugins) == 1)
+
     async def _run(self, managed: Managed) -> None:
         session = managed.session
         try:
-            await session.run(managed.stop)
+            await session.kept_running("the plugin's session", partial(session.run, managed.stop), managed.stop)
         except (PlugindevError, BaseExceptionGroup) as exc:
             error = first_leaf(exc)
             if not isinstance(error, PlugindevError):
@@ -160,8 +192,7 @@ class DevManager:
                 self.failed.set()
 
     def _save(self) -> None:
-        if self.saved is None:
+        if self._saved_file is None:
             return
         document = {"plugins": [str(m.path) for m in self.plugins.values()]}
-        with contextlib.suppress(OSError):  # an unsaved set costs only the restore at the next start
-            write_atomic(self.saved, (json.dumps(document, indent=2) + "\n").encode())
+        self._saved_file.keep((json.dumps(document, indent=2) + "\n").encode())

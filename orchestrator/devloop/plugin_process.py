@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
 from orchestrator.common.process import spawn, start_time, stop_group
+from orchestrator.common.tasks import raise_failure
 from orchestrator.devloop.grpc_health import go_plugin_health
 from orchestrator.devloop.handshake import (
     Handshake,
@@ -169,7 +170,8 @@ class PluginProcess:
             await shutdown(b"", timeout=max(timeout, 0.01))
 
     async def _close(self) -> None:
-        """Release everything: group members left behind, output readers, gRPC channel, socket folder."""
+        """Release everything: group members left behind, output readers, gRPC channel, socket folder; then raise
+        what a reader failed on (its owner's supervisor restarts it), if one did."""
         if self._closed:
             return
         self._closed = True
@@ -186,6 +188,7 @@ class PluginProcess:
         if self._channel is not None:
             await self._channel.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+        raise_failure(self._tasks)
 
     async def _read_handshake(self, timeout: float) -> Handshake:
         stdout = self._proc.stdout

@@ -7,16 +7,18 @@ import json
 import os
 import sys
 from datetime import datetime
+from functools import partial
 from typing import TextIO
 
-from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, Event, Level, Source
+from orchestrator.common.lines import escape_controls
+from orchestrator.common.tasks import ended
+from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, Event, EventBus, Level, Source, publish_log
+from orchestrator.devloop.supervisor import keep_running
 
 EVENT_SYSTEM = "plugindev/system"
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
          Source.PLUGIN: "plugin"}
 _COLOURS = {"system": "36", "vite": "35", "go": "34", "plugin": "32", "error": "31", "warn": "33"}
-
-
 def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
@@ -43,7 +45,7 @@ class Printer:
         if self.colour:
             label = f"\x1b[{_COLOURS.get(tag, '0')}m{label}\x1b[0m"
         prefix = f"{plugin_id} " if self.show_plugin and plugin_id else ""
-        self._write(f"{stamp} {prefix}{label} {message}\n")
+        self._write(f"{stamp} {escape_controls(prefix)}{label} {escape_controls(message)}\n")
 
     def _write(self, text: str) -> None:
         try:
@@ -78,3 +80,19 @@ class Printer:
     async def run(self, queue: asyncio.Queue[Event]) -> None:
         while True:
             self.handle(await queue.get())
+
+
+class Printing:
+    """A bus's events printed by `printer` in a task of its own until `close()`, which prints what is left. A
+    printer that stops on an unexpected error runs again after the backoff, and prints the line that says so."""
+
+    def __init__(self, printer: Printer, bus: EventBus) -> None:
+        self._printer = printer
+        self._queue = bus.subscribe(printer.handle)  # a printer that falls behind is caught up, never dropped
+        self._task = asyncio.create_task(keep_running("the printer", partial(printer.run, self._queue),
+                                                      partial(publish_log, bus, "", Level.ERROR)))
+
+    async def close(self) -> None:
+        while not self._queue.empty():
+            self._printer.handle(self._queue.get_nowait())
+        await ended(self._task)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+import contextlib
+import os
+import stat
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from orchestrator.common.tasks import ended, raise_failure
 
 # how long watchfiles waits for more changes before handing over what it saw; the quiet period follows
 WATCH_STEP_MS = 10
+# seconds between looks at whether a watched folder is still the one the watcher was armed on
+FOLDER_CHECK = 0.5
+
+Batch = TypeVar("Batch")
 
 
 async def wait_first(*awaitables: Awaitable[Any]) -> None:
-    """Return when the first of them completes; the ones created here are cancelled, tasks passed in are not."""
+    """Return when the first of them completes; the ones created here are cancelled (one that failed raises), tasks
+    passed in are not."""
     tasks = [a if isinstance(a, asyncio.Future) else asyncio.ensure_future(a) for a in awaitables]
     own = [t for t, a in zip(tasks, awaitables, strict=True) if t is not a]
     try:
@@ -20,6 +31,20 @@ async def wait_first(*awaitables: Awaitable[Any]) -> None:
         for task in own:
             task.cancel()
         await asyncio.gather(*own, return_exceptions=True)
+        raise_failure(own)
+
+
+@contextlib.asynccontextmanager
+async def own_stop(stop: asyncio.Event) -> AsyncIterator[asyncio.Event]:
+    """An event that `stop` sets, for watchfiles' `awatch`: a cancelled awatch sets the event it was given, and that
+    must end the one watch, never everything else `stop` ends (a part that fails and runs again, its session)."""
+    own = asyncio.Event()
+    relay = asyncio.create_task(stop.wait())
+    relay.add_done_callback(lambda _relay: own.set())
+    try:
+        yield own
+    finally:
+        await ended(relay)
 
 
 async def rebuild_loop(trigger: asyncio.Event, stop: asyncio.Event, build: Callable[[], Awaitable[bool]],
@@ -36,8 +61,7 @@ async def rebuild_loop(trigger: asyncio.Event, stop: asyncio.Event, build: Calla
         running = asyncio.ensure_future(build())
         await wait_first(running, trigger.wait(), stop.wait())
         if not running.done():
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)  # the old build is gone before the next starts
+            await ended(running)  # the old build is gone before the next starts
             if not stop.is_set():
                 on_cancelled()
             continue
@@ -46,8 +70,7 @@ async def rebuild_loop(trigger: asyncio.Event, stop: asyncio.Event, build: Calla
             follow_up = asyncio.ensure_future(on_success())
             await wait_first(follow_up, stop.wait())
             if not follow_up.done():
-                follow_up.cancel()
-                await asyncio.gather(follow_up, return_exceptions=True)
+                await ended(follow_up)
                 return
             follow_up.result()
 
@@ -78,5 +101,60 @@ async def trailing_debounce(batches: AsyncIterator[Any], quiet: float, trigger: 
             on_batch(batch)
             pending.set()
     finally:
-        settler.cancel()
-        await asyncio.gather(settler, return_exceptions=True)
+        await ended(settler)
+
+
+def folder_identity(folder: Path) -> tuple[int, int] | None:
+    """Which folder is at that path now (device and inode), None when there is none."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _mark_replaced(folder: Path, armed: tuple[int, int], stop: asyncio.Event, replaced: asyncio.Event,
+                         check_every: float) -> None:
+    while not await stopped_within(stop, check_every) and folder_identity(folder) == armed:
+        pass
+    replaced.set()
+
+
+async def rearmed_watch(folder: Path, watch: Callable[[asyncio.Event], AsyncGenerator[Batch, None]],
+                        stop: asyncio.Event, *, came_back: Batch, say: Callable[[str], None],
+                        check_every: float = FOLDER_CHECK) -> AsyncIterator[Batch]:
+    """The batches of `watch(its_stop)` on `folder`, across the folder being removed and made again.
+
+    The OS watcher stays on the folder it was armed on: once that one is removed (or moved away), it reports
+    nothing more, whatever appears at the path. So the folder at the path is looked at after every batch and
+    every `check_every` seconds; when it is another one, the watcher is stopped and armed again on it, and
+    `came_back` is yielded as a change (what the new folder holds is new). While there is none, one line says so.
+    """
+    armed = folder_identity(folder)
+    while not stop.is_set():
+        current = folder_identity(folder)
+        if current is None:
+            say(f"{folder} is gone: watching for it to come back")
+            while (current := folder_identity(folder)) is None:
+                if await stopped_within(stop, check_every):
+                    return
+            say(f"{folder} is back: watching it again")
+        if current != armed:
+            yield came_back
+        armed = current
+        replaced = asyncio.Event()  # the watcher's own stop: set on `stop` too
+        looking = asyncio.create_task(_mark_replaced(folder, current, stop, replaced, check_every))
+        try:
+            async with contextlib.aclosing(watch(replaced)) as batches:
+                async for batch in batches:
+                    yield batch
+                    if folder_identity(folder) != armed:
+                        break
+        finally:
+            await ended(looking)

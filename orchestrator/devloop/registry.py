@@ -5,6 +5,10 @@
 - `<root>/plugindev/locks/<plugin id>.lock`: held (flock) while a plugin is under development, so a second
   `plugindev run` of the same plugin is refused instead of fighting over its `.devinfo`. The kernel drops
   the lock when its holder dies, however it dies.
+
+What these files say is checked before anything is ended or removed: a process group only when its leader is
+the very process recorded (pid and start time), a socket folder only when plugindev made it, and nothing
+through a link. A record that cannot be written (a full disk) is said and retried: what runs goes on.
 """
 
 from __future__ import annotations
@@ -16,15 +20,22 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import write_atomic, write_failure
+from orchestrator.common.files import UnreadableFile, open_regular, read_bounded, write_failure
 from orchestrator.common.process import is_alive, signal_group, start_time
+from orchestrator.devloop.bookkeeping import KeptFile, SayLevel
 from orchestrator.devloop.devinfo import DEVINFO
+from orchestrator.devloop.external_devinfo import read_devinfo
+
+RECORD_LIMIT = 1 << 20  # bytes; a record of a few plugins' groups has a few hundred
+LOCK_HOLDER_LIMIT = 64  # bytes of a lock file: the holder's pid
+SOCKET_DIR_PREFIX = "plugindev-"  # plugin_process makes each plugin's socket folder so, in the temp dir
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,23 @@ class ProcessRecord:
     socket_dir: str | None = None  # go-plugin's private socket folder, left behind when the group is killed
 
     def alive(self) -> bool:
-        return is_alive(self.pid, self.start_time)
+        """The group's leader is still the process plugindev started: the same pid and start time. A record
+        without a start time (or not of a group leader) names no process for sure, so it is never ended."""
+        return (isinstance(self.pid, int) and self.pgid == self.pid and isinstance(self.start_time, int)
+                and is_alive(self.pid, self.start_time))
+
+
+def own_socket_dir(recorded: str) -> Path | None:
+    """The socket folder a record names, when plugindev made it (`plugindev-*` in the temp dir, a real folder
+    of this user); None for anything else, which is never removed."""
+    path = Path(recorded)
+    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith(SOCKET_DIR_PREFIX):
+        return None
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return path if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() else None
 
 
 def _plugindev_dir(state_root: Path) -> Path:
@@ -56,12 +83,14 @@ def check_state_root(state_root: Path) -> None:
 
 
 class ProcessRegistry:
-    """This plugindev's own record of the process groups it started."""
+    """This plugindev's own record of the process groups it started; with `say`, a write that fails is said and
+    retried, never raised."""
 
-    def __init__(self, state_root: Path) -> None:
+    def __init__(self, state_root: Path, say: SayLevel | None = None) -> None:
         self.path = _plugindev_dir(state_root) / "processes" / f"{os.getpid()}.json"
         self.owner_start = start_time(os.getpid())
         self.records: dict[int, ProcessRecord] = {}
+        self._file = KeptFile(self.path, say)
 
     def add(self, kind: str, plugin_id: str, pid: int, socket_dir: Path | None = None) -> None:
         self.records[pid] = ProcessRecord(kind, plugin_id, pid, pid, start_time(pid),
@@ -75,9 +104,10 @@ class ProcessRegistry:
     def _save(self) -> None:
         document = {"ownerPid": os.getpid(), "ownerStartTime": self.owner_start,
                     "groups": [asdict(r) for r in self.records.values()]}
-        write_atomic(self.path, (json.dumps(document, indent=2) + "\n").encode())
+        self._file.keep((json.dumps(document, indent=2) + "\n").encode())
 
     def close(self) -> None:
+        self._file.close()
         with contextlib.suppress(OSError):  # a state root that went away: nothing left to tidy
             self.path.unlink(missing_ok=True)
 
@@ -99,20 +129,27 @@ class PluginLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
+        try:  # never through a link: the pid written below would overwrite whatever it names
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, follow_symlinks=False)
+        except UnreadableFile as exc:
+            raise PlugindevError(f"the lock file {exc}; remove it (plugindev makes it anew)") from None
+        handle = os.fdopen(fd, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "?"
+            holder = handle.read(LOCK_HOLDER_LIMIT).strip() or "?"
             handle.close()
-            raise PlugindevError(f"plugin {self.plugin_id!r} is already running under plugindev (pid {holder}); "
-                                 "stop that one first, or develop this plugin there") from None
+            raise PlugindevError(self.refusal(holder)) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         self._handle = handle
+
+    def refusal(self, holder: str) -> str:
+        return (f"plugin {self.plugin_id!r} is already running under plugindev (pid {holder}); stop that one first, "
+                "or develop this plugin there")
 
     def release(self) -> None:
         if self._handle is not None:
@@ -126,11 +163,13 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
     folder = _plugindev_dir(state_root) / "processes"
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            document = json.loads(path.read_text())
+            raw = await asyncio.to_thread(read_bounded, path, RECORD_LIMIT, follow_symlinks=False)
+            document = json.loads(raw)
             owner, owner_start = int(document["ownerPid"]), document.get("ownerStartTime")
             records = [ProcessRecord(**r) for r in document["groups"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)
+        except (PlugindevError, ValueError, KeyError, TypeError):
+            with contextlib.suppress(OSError):  # a folder there is left alone
+                path.unlink(missing_ok=True)
             continue
         if owner != os.getpid() and is_alive(owner, owner_start):
             continue  # another plugindev that is still running
@@ -142,19 +181,29 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
                 break
             await asyncio.sleep(0.05)
         for record in alive:
-            signal_group(record.pgid, signal.SIGKILL)
+            # the leader is the recorded process, or gone with members left (whose group id no new process can
+            # take): not when its pid now names another process
+            if record.alive() or not is_alive(record.pid):
+                signal_group(record.pgid, signal.SIGKILL)
             done.append(f"ended leftover {record.kind} process group {record.pgid} of {record.plugin_id} "
                         f"(plugindev {owner} is gone)")
         for record in records:
-            if record.socket_dir:
-                shutil.rmtree(record.socket_dir, ignore_errors=True)
-        path.unlink(missing_ok=True)
+            socket_dir = own_socket_dir(record.socket_dir) if isinstance(record.socket_dir, str) else None
+            if socket_dir is not None:
+                shutil.rmtree(socket_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
     plugins = state_root / "plugins"
     for devinfo in plugins.glob(f"*/{DEVINFO}") if plugins.is_dir() else []:
-        dead = True
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            data = json.loads(devinfo.read_text())
+        if devinfo.parent.is_symlink():
+            continue  # a folder elsewhere: never cleaned through a link
+        try:
+            data = json.loads(await asyncio.to_thread(read_devinfo, devinfo))
             dead = not is_alive(int(data["pid"]), data.get("processStartTime"))
+        except UnreadableFile:
+            continue  # not a file plugindev wrote: left alone (watch-external says what it is)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            dead = True
         if dead:
             devinfo.unlink(missing_ok=True)
             done.append(f"removed stale {devinfo}")

@@ -2,27 +2,31 @@
 control API, shut down through one event (SIGINT/SIGTERM; a second one forces).
 
 Before anything starts, every plugin is validated and locked (a second plugindev on the same plugin is
-refused), and whatever a plugindev that died left behind is ended.
+refused, and so is a second `serve` on the same state root), and whatever a plugindev that died left behind is
+ended.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
+from functools import partial
 from pathlib import Path
 
 from orchestrator.common.paths import state_root
+from orchestrator.common.tasks import watched_task
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.manager import DevManager
-from orchestrator.devloop.printer import Printer
+from orchestrator.devloop.events import Level
+from orchestrator.devloop.manager import DevManager, SavedSetLock
+from orchestrator.devloop.printer import Printer, Printing
 from orchestrator.devloop.registry import check_state_root, reap_leftovers
 
 
 async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0, *,
                       open_dashboard: bool = False) -> None:
-    """The one-shot form: these plugins, until Ctrl+C; the first one that cannot run ends it."""
+    """The one-shot form: these plugins, until Ctrl+C; the first one that cannot run ends it (and so does an
+    unexpected error of the only one: it is not restarted, the command ends with its line)."""
     root = state_root()
     check_state_root(root)
     manager = DevManager(root, options, fail_fast=True)
@@ -44,6 +48,8 @@ async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0
     """The IDE-managed form: the saved set of plugins, changed through the API, and external ones watched."""
     root = state_root()
     check_state_root(root)
+    lock = SavedSetLock(root)
+    lock.acquire()  # before anything is read or started: a second serve changes nothing
     manager = DevManager(root, options, fail_fast=False, saved=root / "plugindev" / "managed.json")
     try:
         await _reap(root, printer)
@@ -53,6 +59,7 @@ async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0
         await _serve(manager, printer, api_port, external=True)
     finally:
         await manager.close()
+        lock.release()
 
 
 async def _reap(root: Path, printer: Printer) -> None:
@@ -67,8 +74,7 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
     from orchestrator.api.server import Api, ApiServer
     from orchestrator.common.files import write_failure
 
-    queue = manager.bus.subscribe()
-    printing = asyncio.create_task(printer.run(queue))
+    printing = Printing(printer, manager.bus)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -89,9 +95,9 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
     server = ApiServer(api, manager.state_root)
     watching: asyncio.Task[None] | None = None
     try:
-        await server.start(api_port, kept_port=identity.port)
+        await server.start(api_port, kept_port=identity.port, kept_preview_port=identity.preview_port)
         try:
-            save_identity(kept, ApiIdentity(api.token, api.port))
+            save_identity(kept, ApiIdentity(api.token, api.port, api.preview_port))
         except OSError as exc:  # a convenience for the next run: this one goes on without it
             printer.line("system", f"{write_failure(exc, kept)} (the next run gets a new API token)")
         if external:
@@ -99,7 +105,7 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
 
             monitor = ExternalMonitor(manager.state_root, manager.bus, managed=manager.ids)
             api.external = monitor
-            watching = asyncio.create_task(monitor.run(stop))
+            watching = watched_task(monitor.run(stop), "the external plugin monitor", partial(manager.log, Level.ERROR))
         if external or printer.verbose:  # `serve` is there for its API; `run` mentions it with -v
             where = "" if server.advertised else \
                 " (api.json is another running plugindev's; this one takes it over when that one stops)"
@@ -110,7 +116,8 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
             if open_dashboard:
                 import webbrowser
 
-                if not await loop.run_in_executor(None, webbrowser.open, dashboard):
+                # the browser's command line, which any local user can read, gets a one-time code, not the token
+                if not await loop.run_in_executor(None, webbrowser.open, server.sign_in_url()):
                     printer.line("system", "no web browser could be opened here: open the dashboard URL above")
         waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(manager.failed.wait())]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -124,7 +131,4 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
         if watching is not None:
             await asyncio.gather(watching, return_exceptions=True)
         await server.close()
-        with contextlib.suppress(asyncio.QueueEmpty):
-            while True:
-                printer.handle(queue.get_nowait())
-        printing.cancel()
+        await printing.close()

@@ -1,18 +1,21 @@
 """The coordinator of one plugin under development: it runs the plugin's parts (the UI, the Go backend), owns
 its `DevState`, publishes every change as an event, and after every change makes `.devinfo` agree with the
-state. The parts only report what happens to them (orchestrator.devloop.context)."""
+state. The parts only report what happens to them (orchestrator.devloop.context).
+
+Each part runs under `keep_running`: one that stops on an unexpected error is one error event (a log line and
+the state's lastError) and runs again after the backoff, while the other parts go on."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from orchestrator.authoring.manifest import PluginManifest
-from orchestrator.common.files import write_failure
+from orchestrator.common.tasks import ended
 from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import PartContext, RunOptions
 from orchestrator.devloop.devinfo import DEVINFO, DevinfoFile, advertised
@@ -20,24 +23,37 @@ from orchestrator.devloop.events import (
     EVENT_ERROR,
     EVENT_LOG,
     EVENT_STATUS,
-    LOG_CAPACITY,
     BuildError,
     Event,
     EventBus,
     Level,
     LogEntry,
+    LogRing,
     Source,
+    entry_size,
     errors_payload,
 )
 from orchestrator.devloop.install import plugin_state_dir
-from orchestrator.devloop.rebuild import WATCH_STEP_MS, wait_first
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, own_stop, wait_first
 from orchestrator.devloop.registry import ProcessRegistry
-from orchestrator.devloop.state import Change, DevState, SessionStopped, apply_change, now_rfc3339
+from orchestrator.devloop.state import (
+    Change,
+    DevState,
+    PartFailed,
+    SessionStopped,
+    Side,
+    apply_change,
+    now_rfc3339,
+)
+from orchestrator.devloop.supervisor import keep_running
 from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
 from orchestrator.devloop.vite import PortAllocator
 
 
 class Part(Protocol):
+    name: str  # what the author calls it: "the Go backend"
+    side: Side
+
     async def run(self, stop: asyncio.Event) -> None: ...
 
 
@@ -59,7 +75,7 @@ class PluginSession:
 
     def __init__(self, plugin_dir: Path, manifest: PluginManifest, bus: EventBus, options: RunOptions, *,
                  state_root: Path, registry: ProcessRegistry, ports: PortAllocator,
-                 make_parts: PartsFactory | None = None) -> None:
+                 make_parts: PartsFactory | None = None, restarts: Callable[[], bool] = lambda: True) -> None:
         self.plugin_dir = plugin_dir.resolve()
         self.manifest = manifest
         self.options = options
@@ -67,15 +83,16 @@ class PluginSession:
         self.registry = registry
         self.ports = ports
         self.state = DevState(pluginID=manifest.id, devPath=str(self.plugin_dir))
-        self.logs: deque[LogEntry] = deque(maxlen=LOG_CAPACITY)
+        self.logs: LogRing[LogEntry] = LogRing(entry_size)  # bounded in entries and in characters
         state_dir = plugin_state_dir(manifest.id, state_root)
-        self.devinfo = DevinfoFile(state_dir)
+        self.devinfo = DevinfoFile(state_dir, partial(self.log, Source.MANAGER))
         self.context = PartContext(
             plugin_id=manifest.id, plugin_dir=self.plugin_dir, state_dir=state_dir,
             options=options, report=self.report, log=self.log, report_errors=self.report_errors,
             record=lambda kind, pid, sockets: registry.add(kind, manifest.id, pid, sockets),
-            forget=registry.discard, state=lambda: self.state)
+            forget=registry.discard, state=lambda: self.state, unexpected=self.unexpected)
         self._make_parts = make_parts or default_parts
+        self.restarts = restarts  # False: a part that stops on an unexpected error ends the session instead
         self._parts: list[Part] = []
         self._started = time.monotonic()
         self._announced = False
@@ -93,11 +110,16 @@ class PluginSession:
         try:
             async with asyncio.TaskGroup() as group:
                 for part in self._parts:
-                    group.create_task(part.run(stop))
-                group.create_task(self._keep_devinfo(stop))
+                    group.create_task(self.kept_running(part.name, partial(part.run, stop), stop, part.side))
+                group.create_task(self.kept_running(f"the {DEVINFO} keeper", partial(self._keep_devinfo, stop), stop))
         finally:
             self._parts = []
             self.report(SessionStopped())
+
+    def kept_running(self, what: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event,
+                     side: Side | None = None) -> Coroutine[None, None, None]:
+        """`run()` restarted after an unexpected error (one error event each time), unless `restarts()` says no."""
+        return keep_running(what, run, partial(self.unexpected, side=side), stop=stop, restart=self.restarts)
 
     def rebuild(self) -> bool:
         """Build the Go backend again now (as a save would); False when none runs."""
@@ -120,6 +142,11 @@ class PluginSession:
         self.logs.append(entry)
         self.bus.publish(Event(EVENT_LOG, self.manifest.id, [entry.to_json()]))
 
+    def unexpected(self, line: str, side: Side | None = None) -> None:
+        """The one error event of an unexpected failure: a log line, and the state's lastError."""
+        self.log(Source.MANAGER, Level.ERROR, line)
+        self.report(PartFailed(line, side))
+
     def report_errors(self, errors: list[BuildError]) -> None:
         self.bus.publish(Event(EVENT_ERROR, self.manifest.id, errors_payload(self.manifest.id, errors)))
 
@@ -132,8 +159,9 @@ class PluginSession:
         desired = advertised(self.state, self.uses_vite)
         if not self.devinfo.reconcile(desired):
             return
-        self.log(Source.MANAGER, Level.DEBUG, f"wrote {self.devinfo.path}" if desired else
-                 f"removed {self.devinfo.path}")
+        if not self.devinfo.failing:  # else said once, and retried
+            self.log(Source.MANAGER, Level.DEBUG, f"wrote {self.devinfo.path}" if desired else
+                     f"removed {self.devinfo.path}")
         if desired is not None:
             self._advertised.set()
         if desired is not None and not self._announced:
@@ -153,33 +181,36 @@ class PluginSession:
     async def _keep_devinfo(self, stop: asyncio.Event) -> None:
         """Put back a .devinfo that another program removed while the state implies one (the IDE deletes it when
         the pid it read last is dead, whatever pid the file names by then). Watched once one was written."""
-        from watchfiles import awatch  # the Rust watcher loads on first use
-
         await wait_first(self._advertised.wait(), stop.wait())
         if stop.is_set():
             return
         folder = self.devinfo.path.parent
         try:
-            batches = awatch(folder, watch_filter=lambda _change, path: Path(path).name == DEVINFO,
-                             recursive=False, step=WATCH_STEP_MS, stop_event=stop)
-            changes: Awaitable[object] = asyncio.ensure_future(anext(batches))
-            await asyncio.sleep(0)  # the generator's first step starts the OS watcher (awatch awaits nothing before)
-            while True:
-                self._restore_devinfo()  # the first time: a removal before the watch began
-                await changes
-                changes = anext(batches)
-        except StopAsyncIteration:
-            pass  # `stop` was set
+            async with own_stop(stop) as watch_stop:
+                await self._restore_on_change(folder, watch_stop)
         except OSError as exc:  # the folder went away: nothing left to watch
             self.log(Source.MANAGER, Level.ERROR, f"cannot watch {folder} ({exc}); a {DEVINFO} that another "
                                                   "program removes will not be written again")
 
-    def _restore_devinfo(self) -> None:
+    async def _restore_on_change(self, folder: Path, stop: asyncio.Event) -> None:
+        """Write the .devinfo again after every change of it in `folder` that left none, until `stop` is set."""
+        from watchfiles import awatch  # the Rust watcher loads on first use
+
+        batches = awatch(folder, watch_filter=lambda _change, path: Path(path).name == DEVINFO,
+                         recursive=False, step=WATCH_STEP_MS, stop_event=stop)
+        changes = asyncio.ensure_future(anext(batches))
+        await asyncio.sleep(0)  # the generator's first step starts the OS watcher (awatch awaits nothing before)
         try:
-            restored = self.devinfo.restore()
-        except OSError as exc:
-            self.log(Source.MANAGER, Level.ERROR, f"{DEVINFO} was removed by another program and cannot be "
-                                                  f"written again: {write_failure(exc, self.devinfo.path)}")
-            return
-        if restored:
+            while True:
+                self._restore_devinfo()  # the first time: a removal before the watch began
+                await changes
+                changes = asyncio.ensure_future(anext(batches))
+        except StopAsyncIteration:
+            pass  # `stop` was set
+        finally:
+            if not changes.done():
+                await ended(changes)
+
+    def _restore_devinfo(self) -> None:
+        if self.devinfo.restore():  # one that cannot be written is said by the file, and retried
             self.log(Source.MANAGER, Level.INFO, f"{DEVINFO} was removed by another program; written again")

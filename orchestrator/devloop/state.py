@@ -14,6 +14,8 @@ from typing import Any, Literal
 HOST = "127.0.0.1"
 HEALTH_LOST = "the plugin's gRPC health check fails"
 
+Side = Literal["go", "ui"]  # the half of a plugin a part runs, and so the status its failure shows
+
 
 class Status(enum.StrEnum):
     IDLE = "idle"
@@ -186,6 +188,23 @@ class PluginStopped:
 
 
 @dataclass(frozen=True)
+class PartFailed:
+    """A part of the session (or the session itself) stopped on an unexpected error and is restarted after a
+    backoff: the line says so; the status of its side, if it has one, is error until it reports again."""
+
+    message: str
+    side: Side | None = None
+
+    def apply(self, state: DevState) -> DevState:
+        failed = replace(state, lastError=self.message)
+        if self.side == "go":
+            return replace(failed, goStatus=Status.ERROR)
+        if self.side == "ui":
+            return replace(failed, viteStatus=Status.ERROR, viteURL="")
+        return failed
+
+
+@dataclass(frozen=True)
 class SessionStopped:
     """The session ended: nothing runs any more."""
 
@@ -195,7 +214,7 @@ class SessionStopped:
 
 
 Change = (ViteStarting | ViteReady | UiBuild | UiFailed | GoBusy | BuildFinished | PluginStarted
-          | ReplacementFailed | PluginHealth | PluginFailed | PluginStopped | SessionStopped)
+          | ReplacementFailed | PluginHealth | PluginFailed | PluginStopped | PartFailed | SessionStopped)
 
 
 def apply_change(state: DevState, change: Change) -> DevState:

@@ -1,8 +1,12 @@
-"""The one supervisor for everything plugindev keeps running (the Vite dev server, the plugin process).
+"""The one supervisor for everything plugindev keeps running (the Vite dev server, the plugin process), and the one
+backoff policy for everything it restarts.
 
 A supervisor keeps at most one instance alive. It starts one when asked (`restart()`), restarts it with the
 backoff policy when it exits on its own, and stops it when asked again or when the stop event is set. What it
 sees is reported through callbacks; it knows nothing of what it runs.
+
+`keep_running` does the same for plugindev's own tasks (a plugin's parts and session, the external monitor, the
+printer): one that stops on an unexpected error is said in one line and run again after the backoff.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.devloop.rebuild import wait_first
+from orchestrator.common.tasks import Say, UnexpectedFailure, ended, failure_line, first_leaf, watched_task
+from orchestrator.devloop.rebuild import stopped_within, wait_first
 
 
 class Running(Protocol):
@@ -40,13 +45,50 @@ class Backoff:
 BACKOFF = Backoff()
 
 
+async def keep_running(what: str, run: Callable[[], Awaitable[None]], say: Say, *, stop: asyncio.Event | None = None,
+                       policy: Backoff = BACKOFF, restart: Callable[[], bool] = lambda: True) -> None:
+    """`run()` until it returns; when it stops on an unexpected error, one `say` line names `what` and the cause,
+    and it runs again after the policy's delay (`stop`, once set, ends the wait and the restarts).
+
+    A PlugindevError is no unexpected error (the author has something to fix): it ends this as it ends `run`. So
+    does an unexpected error when `restart()` says no, raised as UnexpectedFailure with the same line.
+    """
+    loop = asyncio.get_running_loop()
+    failures = 0
+    while True:
+        began = loop.time()
+        try:
+            await run()
+            return
+        except Exception as exc:
+            if isinstance(first_leaf(exc), PlugindevError):
+                raise
+            line = failure_line(what, exc)
+            if not restart():
+                raise UnexpectedFailure(line) from exc
+        if stop is not None and stop.is_set():
+            say(line)  # stopping anyway: nothing to restart
+            return
+        if loop.time() - began > policy.stable_after:
+            failures = 0
+        delay = policy.delay(failures)
+        failures += 1
+        say(f"{line}; restarting it in {delay:g} s")
+        if stop is None:
+            await asyncio.sleep(delay)
+        elif await stopped_within(stop, delay):
+            return
+
+
 @dataclass
 class Callbacks(Generic[R]):
     started: Callable[[R], Awaitable[None]]  # the new instance serves (runs before anything else happens)
     start_failed: Callable[[PlugindevError], None]  # `current` tells whether an older one still serves
     exited: Callable[[R, int, float], None]  # the instance, its exit code, seconds until the restart
     stopped: Callable[[R, bool], None]  # stopped by the supervisor; True: replaced by a newer one
-    while_up: Callable[[R], Awaitable[None]] | None = None  # e.g. health checks, cancelled when it goes
+    unexpected: Say  # a replaced instance's handover, in the background, stopped on an unexpected error
+    # e.g. health checks, until cancelled when the instance goes; an unexpected error in it is the supervisor's
+    while_up: Callable[[R], Awaitable[None]] | None = None
 
 
 class Supervisor(Generic[R]):
@@ -62,9 +104,10 @@ class Supervisor(Generic[R]):
     took over (`started` returned), in the background: the successor serves, and is replaced, meanwhile.
     """
 
-    def __init__(self, start: Callable[[], Awaitable[R]], callbacks: Callbacks[R], *,
+    def __init__(self, start: Callable[[], Awaitable[R]], callbacks: Callbacks[R], *, name: str,
                  policy: Backoff = BACKOFF, fatal_until_up: bool = False, overlap: bool = False,
                  handover: float = 0.0) -> None:
+        self.name = name  # what it runs, for the author: "the plugin process"
         self._start = start
         self._callbacks = callbacks
         self._policy = policy
@@ -112,7 +155,8 @@ class Supervisor(Generic[R]):
                 instance, self.current = self.current, None
                 await instance.stop()
                 self._callbacks.stopped(instance, False)
-            await asyncio.gather(*self._retiring)  # stop cuts their handover short
+            # stop cuts their handover short; a failure of one is said by its task
+            await asyncio.gather(*self._retiring, return_exceptions=True)
 
     async def _start_racing(self, stop: asyncio.Event) -> R | None:
         """A start that stop cuts short (a slow handshake or Vite never delays stopping): None then."""
@@ -135,11 +179,10 @@ class Supervisor(Generic[R]):
             exit_code = asyncio.ensure_future(instance.wait())
             watcher = asyncio.ensure_future(self._callbacks.while_up(instance)) if self._callbacks.while_up else None
             try:
-                await wait_first(exit_code, self._wanted.wait(), stop.wait())
+                await wait_first(exit_code, self._wanted.wait(), stop.wait(), *(watcher,) if watcher else ())
             finally:
                 if watcher is not None:
-                    watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
+                    await ended(watcher)  # a watcher that failed fails the supervisor: its owner restarts it
             if exit_code.done():
                 break
             exit_code.cancel()
@@ -169,7 +212,8 @@ class Supervisor(Generic[R]):
             return
         self.current = new
         await self._callbacks.started(new)
-        retiring = asyncio.create_task(self._retire(old, stop))
+        retiring = watched_task(self._retire(old, stop), f"the handover of a replaced {self.name.removeprefix('the ')}",
+                                self._callbacks.unexpected)
         self._retiring.add(retiring)
         retiring.add_done_callback(self._retiring.discard)
 

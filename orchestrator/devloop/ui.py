@@ -26,8 +26,8 @@ from orchestrator.common.process import spawn, stop_group
 from orchestrator.devloop.context import PartContext
 from orchestrator.devloop.events import Level, Source
 from orchestrator.devloop.install import install_assets
-from orchestrator.devloop.rebuild import WATCH_STEP_MS, rebuild_loop, trailing_debounce
-from orchestrator.devloop.state import HOST, UiBuild, UiFailed, ViteReady, ViteStarting
+from orchestrator.devloop.rebuild import WATCH_STEP_MS, own_stop, rebuild_loop, trailing_debounce
+from orchestrator.devloop.state import HOST, Side, UiBuild, UiFailed, ViteReady, ViteStarting
 from orchestrator.devloop.supervisor import BACKOFF, Backoff, Callbacks, Supervisor
 from orchestrator.devloop.vite import (
     PortAllocator,
@@ -104,6 +104,9 @@ async def _node_environ() -> dict[str, str]:
 
 
 class ViteDevServer:
+    name = "the Vite dev server"
+    side: Side = "ui"
+
     def __init__(self, ctx: PartContext, ports: PortAllocator, *, make_server: ServerFactory = _vite_server,
                  prepare: Callable[[PartContext], Awaitable[None]] = prepare_ui,
                  node_environ: Callable[[], Awaitable[dict[str, str]]] = _node_environ,
@@ -124,8 +127,8 @@ class ViteDevServer:
         self._env = await self.node_environ()
         self.port = self.ports.allocate()
         vite: Supervisor[DevServer] = Supervisor(self._start, Callbacks(
-            started=self._started, start_failed=self._failed, exited=self._exited, stopped=self._stopped),
-            policy=self.backoff, fatal_until_up=True)
+            started=self._started, start_failed=self._failed, exited=self._exited, stopped=self._stopped,
+            unexpected=self.ctx.unexpected), name="the Vite dev server", policy=self.backoff, fatal_until_up=True)
         vite.restart()
         try:
             await vite.run(stop)
@@ -196,6 +199,9 @@ def ui_filter(ui_dir: Path) -> Callable[[object, str], bool]:
 
 
 class ViteBuildOnChange:
+    name = "the UI build"
+    side: Side = "ui"
+
     def __init__(self, ctx: PartContext, *, prepare: Callable[[PartContext], Awaitable[None]] = prepare_ui,
                  node_environ: Callable[[], Awaitable[dict[str, str]]] = _node_environ) -> None:
         self.ctx = ctx
@@ -211,8 +217,9 @@ class ViteBuildOnChange:
         self._env = await self.node_environ()
         wanted = asyncio.Event()
         wanted.set()  # the initial build
-        batches = awatch(self.ui_dir, watch_filter=ui_filter(self.ui_dir), step=WATCH_STEP_MS, stop_event=stop)
-        async with asyncio.TaskGroup() as group:
+        async with own_stop(stop) as watch_stop, asyncio.TaskGroup() as group:
+            batches = awatch(self.ui_dir, watch_filter=ui_filter(self.ui_dir), step=WATCH_STEP_MS,
+                             stop_event=watch_stop)
             group.create_task(trailing_debounce(batches, self.ctx.options.debounce_ms / 1000, wanted))
             group.create_task(rebuild_loop(wanted, stop, self._build, self._install, self._cancelled))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
 from orchestrator.common.process import spawn, stop_group
+from orchestrator.common.tasks import ended, raise_failure
 
 HOST = "127.0.0.1"  # never localhost: the IDE's webview resolves it badly, and it may mean ::1
 PORT_RANGE = range(15173, 15273)
@@ -169,8 +170,8 @@ class ViteServer:
                         return
                 await asyncio.sleep(_POLL)
         finally:
-            banner.cancel()
-            exited.cancel()
+            await ended(banner)
+            await ended(exited)
         raise PlugindevError(f"{describe_exit(self._process.returncode or 0)} right after its banner on port "
                              f"{self.port}; last output: {self._last_output()}")
 
@@ -189,11 +190,13 @@ class ViteServer:
         return " | ".join(self._errors or self._tail) or "(none)"
 
     async def _drain_readers(self, timeout: float) -> None:
-        """Let the readers reach end of output, then cancel what is left (a grandchild may hold a pipe)."""
+        """Let the readers reach end of output, then cancel what is left (a grandchild may hold a pipe); what one
+        failed on is raised (the supervisor's owner restarts Vite)."""
         if self._readers:
             await asyncio.wait(self._readers, timeout=timeout)
         for reader in self._readers:
             reader.cancel()
+        raise_failure(self._readers)
 
     async def wait(self) -> int:
         """Wait until Vite exits on its own (crash, killed) and return its exit code (negative: signal)."""

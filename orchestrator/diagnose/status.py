@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from orchestrator.api.advert import ApiEndpoint, running_api
-from orchestrator.common.errors import PlugindevError
-from orchestrator.common.lines import LineSplitter
+from orchestrator.common.errors import PlugindevError, shown
+from orchestrator.common.files import UnreadableFile
+from orchestrator.common.lines import LineSplitter, escape_controls
 from orchestrator.common.process import is_alive
+from orchestrator.common.tasks import ended
 from orchestrator.devloop.devinfo import DEVINFO
 from orchestrator.devloop.events import EVENT_STATUS
+from orchestrator.devloop.external_devinfo import read_devinfo
 from orchestrator.devloop.state import HOST
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status, with_aggregate
 
@@ -141,11 +144,14 @@ def state_from_devinfo(path: Path) -> dict[str, Any]:
         "lastError": "", "grpcConnected": False, "pid": 0,
     }
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(read_devinfo(path))
         pid = info.get("pid") if isinstance(info, dict) else None
         if not isinstance(pid, int) or pid <= 0:
-            raise ValueError(f"pid {pid!r} is not a positive number")
-    except (OSError, ValueError) as exc:
+            raise ValueError(f"pid {shown(pid)} is not a positive number")
+    except UnreadableFile as exc:
+        return {**state, "goStatus": "error",
+                "lastError": f"{path} is not a valid .devinfo: it {exc.reason}"}
+    except ValueError as exc:
         return {**state, "goStatus": "error",
                 "lastError": f"{path} is not a valid .devinfo ({exc}); remove it, `plugindev run` writes it anew"}
     port = info.get("vitePort") if isinstance(info.get("vitePort"), int) else 0
@@ -164,20 +170,26 @@ def devinfo_states(root: Path) -> list[dict[str, Any]]:
     return [state_from_devinfo(path) for path in sorted((root / "plugins").glob(f"*/{DEVINFO}"))]
 
 
+async def _files_snapshot(root: Path, notes: list[str] | None = None) -> Snapshot:
+    """The states the .devinfo files imply, read off the event loop."""
+    return Snapshot(await asyncio.to_thread(devinfo_states, root), f".devinfo files under {root / 'plugins'}",
+                    notes or [])
+
+
 # -- the current states, once or on every change -----------------------------------------------------------
 
 
 async def current_snapshot(root: Path) -> Snapshot:
     """From the API when a plugindev runs one, else (and with a note when the API fails) from .devinfo."""
     notes: list[str] = []
-    endpoint = running_api(root)
+    endpoint = await asyncio.to_thread(running_api, root)
     if endpoint is not None:
         try:
             async with ApiClient(endpoint) as client:
                 return Snapshot(await client.plugins(), f"the API of plugindev pid {endpoint.pid} ({endpoint.url})")
         except PlugindevError as exc:
             notes.append(f"{exc}; showing the .devinfo files instead")
-    return Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}", notes)
+    return await _files_snapshot(root, notes)
 
 
 async def watch_status(root: Path, show: Callable[[Snapshot], None], *, poll_interval: float = POLL_INTERVAL,
@@ -188,7 +200,7 @@ async def watch_status(root: Path, show: Callable[[Snapshot], None], *, poll_int
     # (its plugindev is stopping, and its api.json goes a moment later)
     unnoted: set[ApiEndpoint] = set()
     while True:
-        endpoint = running_api(root)
+        endpoint = await asyncio.to_thread(running_api, root)
         if endpoint is not None:
             try:
                 await _follow_api(endpoint, show, quiet)
@@ -197,9 +209,9 @@ async def watch_status(root: Path, show: Callable[[Snapshot], None], *, poll_int
             except PlugindevError as exc:
                 notes = [] if endpoint in unnoted else [f"{exc}; reading the .devinfo files until it answers"]
                 unnoted.add(endpoint)
-                show(Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}", notes))
+                show(await _files_snapshot(root, notes))
         else:
-            show(Snapshot(devinfo_states(root), f".devinfo files under {root / 'plugins'}"))
+            show(await _files_snapshot(root))
         await asyncio.sleep(poll_interval)
 
 
@@ -208,9 +220,11 @@ async def _follow_api(endpoint: ApiEndpoint, show: Callable[[Snapshot], None], q
     ticks: asyncio.Queue[bool] = asyncio.Queue()  # True: a status event; False: the stream ended
 
     async def read(events: AsyncIterator[None]) -> None:
-        async for _ in events:
-            ticks.put_nowait(True)
-        ticks.put_nowait(False)
+        try:
+            async for _ in events:
+                ticks.put_nowait(True)
+        finally:
+            ticks.put_nowait(False)  # ended or failed: the loop below stops waiting (a failure is raised there)
 
     async with ApiClient(endpoint) as client, client.status_events() as events:
         # the stream is open before the list is read, so no change falls between the two
@@ -226,8 +240,7 @@ async def _follow_api(endpoint: ApiEndpoint, show: Callable[[Snapshot], None], q
                             return
                 show(Snapshot(await client.plugins(), source))
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await ended(reader)
 
 
 # -- what an author reads ----------------------------------------------------------------------------------
@@ -252,9 +265,11 @@ def status_line(state: dict[str, Any], id_width: int = 0, colour: bool = False) 
     """`hello-plugin  ready  vite http://127.0.0.1:15173  pid 1234  built 12:01:03 (1.8 s)`."""
     aggregate = aggregate_status(state)
     word = f"{aggregate!s:<10}"
-    parts = [str(state.get("pluginID", "?")).ljust(id_width), _paint(word, COLOURS[aggregate]) if colour else word]
+    # ids, URLs and errors can come from any .devinfo: shown, never acted on by the terminal
+    parts = [escape_controls(str(state.get("pluginID", "?"))).ljust(id_width),
+             _paint(word, COLOURS[aggregate]) if colour else word]
     if state.get("viteURL"):
-        parts.append(f"vite {state['viteURL']}")
+        parts.append(f"vite {escape_controls(str(state['viteURL']))}")
     elif state.get("vitePort"):  # a UI whose Vite is not ready (a backend-only plugin has no port)
         parts.append(f"vite {state.get('viteStatus')} :{state['vitePort']}")
     parts.append(f"pid {state['pid']}" if state.get("pid") else "no process")
@@ -262,7 +277,7 @@ def status_line(state: dict[str, Any], id_width: int = 0, colour: bool = False) 
         duration = state.get("lastBuildDuration") or 0
         parts.append(f"built {_clock(state['lastBuildTime'])}" + (f" ({duration / 1e9:.1f} s)" if duration else ""))
     if state.get("lastError"):
-        parts.append(f"error: {str(state['lastError']).splitlines()[0]}")
+        parts.append(f"error: {escape_controls(str(state['lastError']).splitlines()[0])}")
     return "  ".join(parts).rstrip()
 
 
