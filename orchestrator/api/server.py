@@ -31,7 +31,7 @@ from orchestrator.api.history import EventHistory
 from orchestrator.api.parsing import PLUGIN_BODY, json_body, plugin_folder, resume_after
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
 from orchestrator.devloop.events import EVENT_DROPPED, Event, Level, LogEntry
-from orchestrator.devloop.manager import DevManager
+from orchestrator.devloop.manager import DevManager, checked_manifest
 from orchestrator.devloop.state import HOST, DevState
 from orchestrator.devloop.supervisor import keep_running
 from orchestrator.web import auth
@@ -93,7 +93,9 @@ class Api:
         return web.json_response(self.states())
 
     async def add_plugin(self, request: web.Request) -> web.Response:
-        session = self.manager.add(plugin_folder(await json_body(request, PLUGIN_BODY)))
+        folder = plugin_folder(await json_body(request, PLUGIN_BODY))
+        # validating reads the plugin's files: off the event loop (the set itself changes on it, after)
+        session = self.manager.add(folder, await asyncio.to_thread(checked_manifest, folder))
         self.manager.start(session.manifest.id)
         return web.json_response(session.state.to_json(), status=201)
 
@@ -316,7 +318,7 @@ class ApiServer:
             self.api.preview_port = await _listen(self._preview_runner, 0)
         self._origins_before = os.environ.get(CORS_ORIGINS_ENV)
         os.environ[CORS_ORIGINS_ENV] = " ".join(filter(None, [self._origins_before, self.api.preview_url]))
-        self.advertised = self._advertise()
+        self.advertised = await asyncio.to_thread(self._advertise)  # files: off the event loop
         if not self.advertised:
             self._takeover_task = self._kept_running("the API's takeover of api.json", self._advertise_once_free)
 
@@ -328,7 +330,7 @@ class ApiServer:
         """Take api.json over when the plugindev that owns it stops, so that tools find this one then."""
         while not self.advertised:
             await asyncio.sleep(ADVERTISE_RETRY)
-            self.advertised = self._advertise()
+            self.advertised = await asyncio.to_thread(self._advertise)  # files: off the event loop
 
     def _advertise(self) -> bool:
         """Write api.json unless another live plugindev's is there (then that one stays what tools find)."""

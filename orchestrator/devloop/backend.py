@@ -117,7 +117,7 @@ class GoBackend:
     # -- build and install ----------------------------------------------------------------------------------
     async def _build(self) -> bool:
         self.ctx.report(GoBusy(Status.BUILDING))
-        if not self._reload_manifest():
+        if not await self._reload_manifest():
             return False
         self._log("go build ./pkg", source=Source.GO_BUILD)
         pids: list[int] = []
@@ -152,11 +152,10 @@ class GoBackend:
             self._log("the backend is not running: fix the errors above and save, plugindev builds again",
                       Level.ERROR)
 
-    def _reload_manifest(self) -> bool:
+    async def _reload_manifest(self) -> bool:
         """plugin.yaml is read again before every build: an edit is checked, and a bad one stops the build."""
-        problems = validate_plugin(self.ctx.plugin_dir)
-        if not problems:
-            manifest = load_plugin_manifest(self.ctx.plugin_dir)
+        problems, manifest = await asyncio.to_thread(self._read_manifest)  # files: off the event loop
+        if manifest is not None:
             if manifest.id == self.manifest.id:
                 self.manifest = manifest
                 return True
@@ -165,6 +164,10 @@ class GoBackend:
         self._log(str(problems_error(self.ctx.plugin_dir, problems)), Level.ERROR)
         self._build_failed(0, str(problems[0]))
         return False
+
+    def _read_manifest(self) -> tuple[list[Problem], PluginManifest | None]:
+        problems = validate_plugin(self.ctx.plugin_dir)
+        return (problems, None) if problems else ([], load_plugin_manifest(self.ctx.plugin_dir))
 
     async def _install(self) -> None:
         """The new binary and plugin.yaml in place, then the plugin replaced. An install that fails (a full disk,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from orchestrator.authoring.manifest import load_plugin_manifest, problems_error
+from orchestrator.authoring.manifest import PluginManifest, load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
 from orchestrator.common.files import UnreadableFile, read_bounded
@@ -57,6 +57,15 @@ class Managed:
     task: asyncio.Task[None] | None = None
 
 
+def checked_manifest(plugin_dir: Path) -> PluginManifest:
+    """The manifest of a plugin that validates, or its first problem as a one-line error (reads its files)."""
+    plugin_dir = plugin_dir.resolve()
+    problems = validate_plugin(plugin_dir)
+    if problems:
+        raise problems_error(plugin_dir, problems)
+    return load_plugin_manifest(plugin_dir)
+
+
 class DevManager:
     def __init__(self, state_root: Path, options: RunOptions, *, fail_fast: bool, saved: Path | None = None) -> None:
         self.state_root = state_root
@@ -74,13 +83,12 @@ class DevManager:
         self.failure: PlugindevError | None = None
 
     # -- the set ----------------------------------------------------------------------------------------
-    def add(self, plugin_dir: Path) -> PluginSession:
-        """Validate and lock a plugin and add it to the set (stopped); `start` runs it."""
+    def add(self, plugin_dir: Path, manifest: PluginManifest | None = None) -> PluginSession:
+        """Lock a plugin and add it to the set (stopped); `start` runs it. `manifest`: what `checked_manifest`
+        read of it already (async callers read it off the event loop), else it is read here."""
         plugin_dir = plugin_dir.resolve()
-        problems = validate_plugin(plugin_dir)
-        if problems:
-            raise problems_error(plugin_dir, problems)
-        manifest = load_plugin_manifest(plugin_dir)
+        if manifest is None:
+            manifest = checked_manifest(plugin_dir)
         if manifest.id in self.plugins:
             known = self.plugins[manifest.id].path
             if known == plugin_dir:
