@@ -843,12 +843,18 @@ def test_control_characters_a_plugin_prints_are_shown_not_acted_on(monkeypatch: 
     assert "ext\\x1b[8m" in line and "\\x1b]0;pwned\\x07" in line and line.count("\x1b") == 2
 
 
+@contextlib.contextmanager
+def serving_testplugin(plugin: Path, state_root: Path) -> Iterator[tuple[RunHandle, dict[str, Any]]]:
+    """`plugindev run` of the test plugin at `plugin`, once it serves: the run and its first .devinfo."""
+    with running([str(plugin)], run_env(state_root)) as handle:
+        handle.wait_status(ready, SERVE_START, "the plugin ready")
+        yield handle, handle.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+
+
 def test_a_plugin_folder_removed_and_made_again_is_watched_again(tmp_path: Path) -> None:
     plugin = copy_fixture(tmp_path / "testplugin")
     state_root = tmp_path / "state"
-    with running([str(plugin)], run_env(state_root)) as handle:
-        handle.wait_status(ready, SERVE_START, "the plugin ready")
-        first = handle.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+    with serving_testplugin(plugin, state_root) as (handle, first):
 
         def gone_lines(run_handle: RunHandle) -> list[str]:
             return [entry["message"] for entry in run_handle.logs() if entry["message"].endswith(
@@ -1245,9 +1251,7 @@ def test_the_apis_tasks_that_stop_on_an_unexpected_error_are_said_and_run_again(
 def test_process_records_that_cannot_be_written_are_said_once_while_the_plugin_serves(tmp_path: Path) -> None:
     plugin = copy_fixture(tmp_path / "testplugin")
     state_root = tmp_path / "state"
-    with running([str(plugin)], run_env(state_root)) as handle:
-        handle.wait_status(ready, SERVE_START, "the plugin ready")
-        first = handle.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
+    with serving_testplugin(plugin, state_root) as (handle, first):
         record = state_root / "plugindev" / "processes" / f"{handle.process.pid}.json"
         record.unlink()
         record.mkdir()  # a folder in the way: every write of the record fails, as on a full disk

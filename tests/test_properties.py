@@ -513,12 +513,18 @@ def test_read_bounded_returns_the_bytes_of_a_small_regular_file_or_one_line(plan
         assert len(data) <= limit and data == path.read_bytes()
 
 
+def _planted_devinfo(root: Path, planted: _Planted) -> Path:
+    """`planted` as plugin p's .devinfo under the state root `root`; its path."""
+    path = root / "plugins" / "p" / ".devinfo"
+    path.parent.mkdir(parents=True)
+    _plant(path, planted)
+    return path
+
+
 @given(_PLANTED)
 def test_an_external_devinfo_is_a_plugin_process_or_one_line(planted: _Planted) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "plugins" / "p" / ".devinfo"
-        path.parent.mkdir(parents=True)
-        _plant(path, planted)
+        path = _planted_devinfo(Path(folder), planted)
         try:
             info = parse_devinfo(_within_bound(read_devinfo, path), "p")
         except (UnreadableFile, DevinfoRejected) as exc:
@@ -555,9 +561,7 @@ def test_an_api_json_is_a_running_api_or_none(planted: _Planted) -> None:
 @given(_PLANTED)
 def test_status_shows_any_devinfo_as_a_state_with_one_line_of_error(planted: _Planted) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "plugins" / "p" / ".devinfo"
-        path.parent.mkdir(parents=True)
-        _plant(path, planted)
+        path = _planted_devinfo(Path(folder), planted)
         if planted.kind == "missing":
             return
         state = _within_bound(state_from_devinfo, path)

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from orchestrator.common.paths import resource_dir
 from orchestrator.devloop.events import EVENT_ERROR, EVENT_STATUS
+from orchestrator.devloop.ui import ENTRY_PATH
 from orchestrator.web.plugin_context import plugin_context
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 HASHED = ("preview/host/chunks/", "preview/host/assets/")
 PREVIEW_PAGE = "preview-page"  # the route's name: the preview origin sends a browser without its cookie to get one
 PREVIEW_EVENTS = (EVENT_STATUS, EVENT_ERROR)  # what a preview follows of its plugin
-IDE_ENTRY = "/src/entry.ts"  # the only URL the IDE imports a dev plugin's UI from, whatever file the plugin has
 # where the preview and the IDE necessarily differ, said on the page, a line each
 PREVIEW_NOTES = (
     "@omniviewdev/* packages are stand-ins here: their components draw a labelled frame and their hooks return "
@@ -67,7 +67,7 @@ class WebPages:
         # its event stream starts (the newest event's id: it only wants what comes after)
         kept = self.api.history.since(0)
         events = f"/preview/{quote(state['pluginID'])}/events?lastEventId={kept[-1].id if kept else 0}"
-        config = {"pluginId": state["pluginID"], "entry": IDE_ENTRY, "notes": list(PREVIEW_NOTES), "state": state,
+        config = {"pluginId": state["pluginID"], "entry": ENTRY_PATH, "notes": list(PREVIEW_NOTES), "state": state,
                   "events": events}
         return self._page("preview/index.html", plugin_id=state["pluginID"], config=config)
 
