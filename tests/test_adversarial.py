@@ -196,6 +196,25 @@ def test_a_devinfo_that_is_no_small_regular_file_is_rejected_at_once_and_the_loo
     assert os.path.lexists(folder / DEVINFO)  # not plugindev's file: reported, left in place
 
 
+def test_a_devinfo_that_cannot_be_read_is_said_once_until_it_changes(tmp_path: Path) -> None:
+    # found by hand: a FIFO or a link named .devinfo was reported again at every look of the monitor
+    state_root = tmp_path / "state"
+    folder = state_root / "plugins" / "odd"
+    folder.mkdir(parents=True)
+    (folder / DEVINFO).symlink_to("/dev/zero")
+
+    async def scenario() -> None:
+        async with Watching(state_root, interval=0.1) as watching:
+            await watching.status("odd", lambda s: "is a symbolic link" in s["lastError"], 3, "rejected")
+            await asyncio.sleep(1.0)  # ten looks
+            while not watching.queue.empty():
+                watching.events.append((0.0, watching.queue.get_nowait()))
+            assert [m for m in watching.messages("odd") if "rejected" in m] == [
+                f"{folder / DEVINFO} rejected: is a symbolic link, not a regular file"]
+
+    run(scenario())
+
+
 def test_status_reads_a_devinfo_fifo_without_blocking(tmp_path: Path) -> None:
     folder = tmp_path / "plugins" / "odd"
     folder.mkdir(parents=True)

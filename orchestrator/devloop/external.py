@@ -221,19 +221,22 @@ class ExternalMonitor:
     async def _read(self, plugin_id: str) -> None:
         """Make what the monitor follows for `plugin_id` agree with its `.devinfo` on disk."""
         path = self.plugins_dir / plugin_id / DEVINFO
+        unreadable = ""
         try:
             raw = await asyncio.to_thread(read_devinfo, path)  # bounded, and off the loop
         except UnreadableFile as exc:
-            followed = self._followed.get(plugin_id)
-            if exc.missing and followed is not None:
-                what = f"pid {followed.info.pid}" if followed.info else "the rejected file"
-                self._forget(followed, f"{path} was removed: no longer following {what}")
-            elif not exc.missing:
-                # compared like content: reported once until it changes
-                self._reject(plugin_id, f"unreadable: {exc.reason}".encode(), f"{path} rejected: {exc.reason}")
-            return
-        followed = self._followed.get(plugin_id)
+            if exc.missing:
+                if (followed := self._followed.get(plugin_id)) is not None:
+                    what = f"pid {followed.info.pid}" if followed.info else "the rejected file"
+                    self._forget(followed, f"{path} was removed: no longer following {what}")
+                return
+            # compared like content below: reported once until it changes
+            raw, unreadable = f"unreadable: {exc.reason}".encode(), exc.reason
+        followed = self._followed.get(plugin_id)  # as it is now, after the read
         if followed is not None and followed.raw == raw:
+            return
+        if unreadable:
+            self._reject(plugin_id, raw, f"{path} rejected: {unreadable}")
             return
         try:
             info = parse_devinfo(raw, plugin_id)
