@@ -83,12 +83,13 @@ def _entry(plugin_id: str, n: int) -> dict[str, str]:
 
 def many_plugins(work: Path, engine: str) -> None:
     """The real Api (guard, routes, history) on 127.0.0.1 in this process; its bus gets synthetic events."""
+    from orchestrator.api.handlers import Api
     from orchestrator.api.history import EventHistory
-    from orchestrator.api.server import Api, ApiServer
     from orchestrator.devloop.context import RunOptions
-    from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, Event
     from orchestrator.devloop.manager import DevManager
-    from orchestrator.devloop.state import DevState, Status
+    from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, Event
+    from orchestrator.model.state import DevState, Status
+    from orchestrator.web.server import ApiServer
 
     loop = asyncio.new_event_loop()
     started = threading.Event()

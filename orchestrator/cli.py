@@ -269,8 +269,8 @@ def _run_options(ctx: click.Context, no_vite: bool, no_go: bool, ui_mode: str, d
 def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_json: bool, open_dashboard: bool,
         **dev: Any) -> None:
     """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
-    from orchestrator.devloop.printer import Printer
-    from orchestrator.devloop.runner import run_plugins
+    from orchestrator.terminal.printer import Printer
+    from orchestrator.wiring import run_plugins
 
     options = _run_options(ctx, **dev)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
@@ -285,8 +285,8 @@ def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_
 def watch_external(ctx: click.Context, as_json: bool) -> None:
     """Follow plugins run outside plugindev through their .devinfo (health-checked over gRPC) until Ctrl+C."""
     from orchestrator.common.paths import state_root
-    from orchestrator.devloop.external import watch_external as watch
-    from orchestrator.devloop.printer import Printer
+    from orchestrator.terminal.printer import Printer
+    from orchestrator.wiring import watch_external as watch
 
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
     run_async(lambda: watch(state_root(), printer))
@@ -299,8 +299,8 @@ def watch_external(ctx: click.Context, as_json: bool) -> None:
 def serve(ctx: click.Context, /, api_port: int, as_json: bool, **dev: Any) -> None:
     """Manage any number of plugins for the IDE: the control API adds and removes them at run time, the set
     is kept for the next serve, and plugins run by hand (.devinfo) are watched too."""
-    from orchestrator.devloop.printer import Printer
-    from orchestrator.devloop.runner import serve_plugins
+    from orchestrator.terminal.printer import Printer
+    from orchestrator.wiring import serve_plugins
 
     options = _run_options(ctx, **dev)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
@@ -315,8 +315,8 @@ def serve(ctx: click.Context, /, api_port: int, as_json: bool, **dev: Any) -> No
 def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
     """One line per plugin in development: status, Vite URL, pid, last build, last error."""
     from orchestrator.common.paths import state_root
-    from orchestrator.devloop.printer import use_colour
     from orchestrator.diagnose.status import StatusPrinter, current_snapshot, watch_status
+    from orchestrator.terminal.printer import use_colour
 
     root = state_root()
     printer = StatusPrinter(sys.stdout, as_json=as_json, colour=use_colour(sys.stdout) and not as_json,

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from orchestrator.devloop.gobuild import find_go
+from orchestrator.go.toolchain import find_go
 
 TESTS = Path(__file__).resolve().parent
 FIXTURE = TESTS / "fixtures" / "testplugin"

@@ -13,16 +13,16 @@ from typing import Any, Protocol
 
 from orchestrator.authoring.manifest import PluginManifest
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.supervision import Backoff
 from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import PartContext, RunOptions
-from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, BuildError, Event, EventBus
-from orchestrator.devloop.gobuild import BuildResult
-from orchestrator.devloop.handshake import Handshake, HandshakeError
-from orchestrator.devloop.registry import ProcessRegistry
 from orchestrator.devloop.session import Part, PluginSession
-from orchestrator.devloop.supervisor import Backoff
 from orchestrator.devloop.ui import DevServer, ViteBuildOnChange, ViteDevServer
 from orchestrator.devloop.vite import PortAllocator
+from orchestrator.go.build import BuildResult
+from orchestrator.go.handshake import Handshake, HandshakeError
+from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, BuildError, Event, EventBus
+from orchestrator.statefiles.registry import ProcessRegistry
 
 # far above any pid_max: a fake process can never be confused with a real one
 _FAKE_PIDS = itertools.count(50_000_000)

@@ -38,21 +38,29 @@ from session_support import FakePlugin, Harness, harness
 from test_external import Watching, dead_pid, sdk_devinfo, stopped, write
 from test_run import _wait_new_devinfo
 
-from orchestrator.api.advert import api_file, running_api
+from orchestrator.api.handlers import Api
 from orchestrator.api.history import EventHistory
-from orchestrator.api.server import Api, ApiServer
 from orchestrator.authoring.manifest import PluginManifest, read_manifest
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import MAX_LINE, LineSplitter, pump_lines
 from orchestrator.common.process import descendants, is_alive, spawn, start_time, stop_group
+from orchestrator.common.rebuild import FOLDER_CHECK
+from orchestrator.common.supervision import BACKOFF
 from orchestrator.common.tasks import UnexpectedFailure
-from orchestrator.devloop import external as external_module
 from orchestrator.devloop import session as session_module
 from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.devinfo import DEVINFO, DevInfo, DevinfoFile
-from orchestrator.devloop.events import (
+from orchestrator.devloop.manager import DevManager
+from orchestrator.devloop.session import PluginSession
+from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
+from orchestrator.devloop.vite import PortAllocator
+from orchestrator.diagnose.status import state_from_devinfo
+from orchestrator.external import monitor as external_module
+from orchestrator.external.monitor import ExternalMonitor
+from orchestrator.go.build import go_build, stop_build
+from orchestrator.go.toolchain import find_go
+from orchestrator.model.events import (
     EVENT_DROPPED,
     EVENT_LOG,
     LOG_BUDGET,
@@ -65,23 +73,16 @@ from orchestrator.devloop.events import (
     Source,
     publish_log,
 )
-from orchestrator.devloop.external import ExternalMonitor
-from orchestrator.devloop.external_devinfo import DevinfoRejected, parse_devinfo
-from orchestrator.devloop.gobuild import find_go, go_build, stop_build
-from orchestrator.devloop.manager import DevManager
-from orchestrator.devloop.printer import Printer, Printing
-from orchestrator.devloop.rebuild import FOLDER_CHECK
-from orchestrator.devloop.registry import PluginLock, ProcessRegistry, reap_leftovers
-from orchestrator.devloop.session import PluginSession
-from orchestrator.devloop.supervisor import BACKOFF
-from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
-from orchestrator.devloop.vite import PortAllocator
-from orchestrator.diagnose.status import state_from_devinfo
 from orchestrator.release.build import release_folder
 from orchestrator.release.install import install_release
 from orchestrator.release.layout import copy_release_tree, staging_folder
 from orchestrator.release.platforms import Platform
+from orchestrator.statefiles.api_file import api_file, running_api
+from orchestrator.statefiles.devinfo import DEVINFO, DevInfo, DevinfoFile, DevinfoRejected, parse_devinfo
+from orchestrator.statefiles.registry import PluginLock, ProcessRegistry, reap_leftovers
+from orchestrator.terminal.printer import Printer, Printing
 from orchestrator.web.plugin_context import meta_from_yaml
+from orchestrator.web.server import ApiServer, api_app
 
 T = TypeVar("T")
 QUICK = 2.0  # seconds: reading or refusing one small file, on a busy 2-core machine
@@ -541,7 +542,7 @@ def test_the_printer_and_the_history_are_caught_up_by_the_publisher_never_droppe
         history = EventHistory(bus)  # its task never runs here: the publisher keeps for it
         printed = io.StringIO()
         printer = Printer(stream=printed)
-        waiting = bus.subscribe(printer.handle)  # as orchestrator.devloop.printer.Printing subscribes it
+        waiting = bus.subscribe(printer.handle)  # as orchestrator.terminal.printer.Printing subscribes it
         for index in range(SUBSCRIBER_BOUND * 2):  # twice what either may have waiting, fewer than history keeps
             bus.publish(_log_event(index, 20))
         held = waiting.qsize()
@@ -561,7 +562,7 @@ async def _served_api(tmp_path: Path) -> AsyncIterator[Api]:
     """The control API on 127.0.0.1 in this process, with no plugin: events are published by the test."""
     manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
     api = Api(manager, EventHistory(manager.bus))
-    async with TestServer(api.app(), host="127.0.0.1") as test_server:
+    async with TestServer(api_app(api), host="127.0.0.1") as test_server:
         api.port = test_server.port or 0
         yield api
 

@@ -11,17 +11,18 @@ import pytest
 def test_an_idle_stream_gets_heartbeats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from orchestrator.api import server
+    from orchestrator.api import handlers
     from orchestrator.api.history import EventHistory
     from orchestrator.devloop.context import RunOptions
     from orchestrator.devloop.manager import DevManager
+    from orchestrator.web import server
 
-    monkeypatch.setattr(server, "HEARTBEAT", 0.05)
+    monkeypatch.setattr(handlers, "HEARTBEAT", 0.05)
 
     async def scenario() -> list[bytes]:
         manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
-        api = server.Api(manager, EventHistory(manager.bus))
-        async with TestClient(TestServer(api.app(), host="127.0.0.1")) as client:
+        api = handlers.Api(manager, EventHistory(manager.bus))
+        async with TestClient(TestServer(server.api_app(api), host="127.0.0.1")) as client:
             api.port = client.port or 0
             response = await client.get("/api/events", headers={"Authorization": f"Bearer {api.token}"})
             assert response.status == 200
@@ -34,7 +35,7 @@ def test_an_idle_stream_gets_heartbeats(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_the_identity_is_kept_0600_and_a_bad_file_gives_a_new_token(tmp_path: Path) -> None:
-    from orchestrator.api.identity import ApiIdentity, load_identity, save_identity
+    from orchestrator.statefiles.api_identity import ApiIdentity, load_identity, save_identity
 
     file = tmp_path / "plugindev" / "api-identity.json"
     fresh = load_identity(file)
@@ -53,14 +54,15 @@ def test_the_identity_is_kept_0600_and_a_bad_file_gives_a_new_token(tmp_path: Pa
 def test_the_kept_port_is_tried_first_and_a_taken_one_gives_a_free_port(tmp_path: Path, listener: str) -> None:
     import socket
 
-    from orchestrator.api import server
+    from orchestrator.api import handlers
     from orchestrator.api.history import EventHistory
     from orchestrator.devloop.context import RunOptions
     from orchestrator.devloop.manager import DevManager
+    from orchestrator.web import server
 
     async def served_on(kept_port: int) -> int:
         manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
-        api_server = server.ApiServer(server.Api(manager, EventHistory(manager.bus)), tmp_path)
+        api_server = server.ApiServer(handlers.Api(manager, EventHistory(manager.bus)), tmp_path)
         await api_server.start(**{"kept_port" if listener == "api" else "kept_preview_port": kept_port})
         try:
             return api_server.api.port if listener == "api" else api_server.api.preview_port
@@ -84,11 +86,12 @@ def test_api_json_is_taken_over_once_the_plugindev_owning_it_has_gone(tmp_path: 
     import subprocess
     import sys
 
-    from orchestrator.api import server
+    from orchestrator.api import handlers
     from orchestrator.api.history import EventHistory
     from orchestrator.common.process import start_time
     from orchestrator.devloop.context import RunOptions
     from orchestrator.devloop.manager import DevManager
+    from orchestrator.web import server
 
     monkeypatch.setattr(server, "ADVERTISE_RETRY", 0.05)
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -99,7 +102,7 @@ def test_api_json_is_taken_over_once_the_plugindev_owning_it_has_gone(tmp_path: 
 
     async def scenario() -> tuple[bool, str, str]:
         manager = DevManager(tmp_path, RunOptions(), fail_fast=False)
-        api_server = server.ApiServer(server.Api(manager, EventHistory(manager.bus)), tmp_path)
+        api_server = server.ApiServer(handlers.Api(manager, EventHistory(manager.bus)), tmp_path)
         await api_server.start()
         try:
             at_first = api_server.advertised

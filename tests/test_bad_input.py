@@ -215,7 +215,7 @@ def test_an_api_identity_that_cannot_be_kept_is_said_and_serve_goes_on(tmp_path:
     from api_support import ApiClient
     from run_support import run_env, running
 
-    from orchestrator.api.identity import identity_file
+    from orchestrator.statefiles.api_identity import identity_file
 
     state_root = tmp_path / "state"
     identity_file(state_root).mkdir(parents=True)  # a folder where the file goes

@@ -18,8 +18,8 @@ from go_support import copy_fixture
 from run_support import run_env, running
 from web_support import BROKEN_LINE, CHIP_RECORDER, append_go_line, open_page, set_marker
 
-from orchestrator.api.identity import identity_file
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status
+from orchestrator.statefiles.api_identity import identity_file
 
 pytestmark = pytest.mark.integration
 

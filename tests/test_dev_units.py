@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.authoring.manifest import PluginManifest
+from orchestrator.common.rebuild import rebuild_loop
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.events import (
+from orchestrator.devloop.plugin_output import RepeatFolder
+from orchestrator.devloop.session import PluginSession
+from orchestrator.devloop.vite import PortAllocator, vite_line
+from orchestrator.go.build import BuildResult, build_failure_lines, parse_build_errors
+from orchestrator.go.watch import GoFileFilter, watch_paths
+from orchestrator.model.events import (
     EVENT_ERROR,
     EVENT_LOG,
     EVENT_STATUS,
@@ -21,14 +27,9 @@ from orchestrator.devloop.events import (
     Level,
     Source,
 )
-from orchestrator.devloop.gobuild import BuildResult, GoFileFilter, build_failure_lines, parse_build_errors, watch_paths
-from orchestrator.devloop.plugin_output import RepeatFolder
-from orchestrator.devloop.printer import Printer
-from orchestrator.devloop.rebuild import rebuild_loop
-from orchestrator.devloop.registry import ProcessRegistry
-from orchestrator.devloop.session import PluginSession
-from orchestrator.devloop.state import GoBusy, Status
-from orchestrator.devloop.vite import PortAllocator, vite_line
+from orchestrator.model.state import GoBusy, Status
+from orchestrator.statefiles.registry import ProcessRegistry
+from orchestrator.terminal.printer import Printer
 
 GO_OUTPUT = """\
 # example.com/testplugin/pkg

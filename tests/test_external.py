@@ -22,17 +22,17 @@ from go_support import build_fixture, copy_fixture
 from run_support import devinfo, ready, run_env, running
 
 from orchestrator.common.process import is_alive, start_time
-from orchestrator.devloop.devinfo import DevInfo, DevinfoFile
-from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, Event, EventBus
-from orchestrator.devloop.external import ExternalMonitor
-from orchestrator.devloop.external_devinfo import (
+from orchestrator.devloop.plugin_process import PluginProcess
+from orchestrator.external.monitor import ExternalMonitor, external_state
+from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, Event, EventBus
+from orchestrator.model.state import Status
+from orchestrator.statefiles.devinfo import (
+    DevInfo,
+    DevinfoFile,
     DevinfoRejected,
-    external_state,
     parse_devinfo,
     process_gone,
 )
-from orchestrator.devloop.plugin_process import PluginProcess
-from orchestrator.devloop.state import Status
 
 T = TypeVar("T")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -29,11 +29,11 @@ from session_support import harness
 from watchfiles import Change, watch
 
 from orchestrator.common.process import is_alive
-from orchestrator.devloop import bookkeeping
 from orchestrator.devloop.backend import IDE_HANDOVER
-from orchestrator.devloop.devinfo import DEVINFO
-from orchestrator.devloop.events import Level, Source
 from orchestrator.devloop.plugin_output import CLIENT_DISCONNECTED, RepeatFolder, plugin_line
+from orchestrator.model.events import Level, Source
+from orchestrator.statefiles import bookkeeping
+from orchestrator.statefiles.devinfo import DEVINFO
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 START = 240.0  # a cold Go cache builds the SDK and its dependencies first

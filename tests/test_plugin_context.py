@@ -19,7 +19,7 @@ from google.protobuf import any_pb2, wrappers_pb2
 from run_support import run_env, running
 
 from orchestrator.authoring.manifest import MANIFEST_LIMIT
-from orchestrator.devloop.gobuild import find_go
+from orchestrator.go.toolchain import find_go
 from orchestrator.web.plugin_context import decode_settings, meta_from_yaml, read_meta
 
 START = 400.0  # a cold build of a scaffolded plugin (the SDK and its dependencies) on a busy 2-core machine

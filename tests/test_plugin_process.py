@@ -20,8 +20,8 @@ from go_support import PLUGIN_ID, build_fixture
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.process import group_alive, signal_group, start_time
-from orchestrator.devloop.handshake import Handshake, HandshakeError, decode_stdio_data, parse_handshake
 from orchestrator.devloop.plugin_process import PluginProcess
+from orchestrator.go.handshake import Handshake, HandshakeError, decode_stdio_data, parse_handshake
 
 T = TypeVar("T")
 

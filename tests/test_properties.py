@@ -27,21 +27,21 @@ import yaml
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.api.advert import api_file, running_api
 from orchestrator.authoring.manifest import CAPABILITIES, read_manifest
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import UnreadableFile, read_bounded
+from orchestrator.common.net import HOST
+from orchestrator.common.rebuild import rebuild_loop, trailing_debounce
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.devinfo import DevInfo
-from orchestrator.devloop.external_devinfo import DevinfoRejected, ExternalDevinfo, parse_devinfo, read_devinfo
-from orchestrator.devloop.handshake import Handshake, HandshakeError, parse_handshake
 from orchestrator.devloop.manager import DevManager
-from orchestrator.devloop.rebuild import rebuild_loop, trailing_debounce
-from orchestrator.devloop.registry import reap_leftovers
-from orchestrator.devloop.vite import HOST, PortAllocator, allocate_port, port_is_free
+from orchestrator.devloop.vite import PortAllocator, allocate_port, port_is_free
 from orchestrator.diagnose.status import state_from_devinfo
+from orchestrator.go.handshake import Handshake, HandshakeError, parse_handshake
 from orchestrator.shimgen.shared_list import _SPECIFIER, check_specifier, shim_filename, shim_filenames
+from orchestrator.statefiles.api_file import api_file, running_api
+from orchestrator.statefiles.devinfo import DevInfo, DevinfoRejected, ExternalDevinfo, parse_devinfo, read_devinfo
+from orchestrator.statefiles.registry import reap_leftovers
 from orchestrator.web.plugin_context import read_meta
 
 settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, database=None,

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from session_support import FAST_BACKOFF, FakeGo, FakeVite, Harness, harness
 
+from orchestrator.common.net import HOST
 from orchestrator.common.process import is_alive
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.state import HEALTH_LOST
-from orchestrator.devloop.vite import HOST, PortAllocator
+from orchestrator.devloop.vite import PortAllocator
+from orchestrator.model.state import HEALTH_LOST
 
 
 @pytest.fixture(autouse=True)

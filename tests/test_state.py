@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.common.process import start_time
-from orchestrator.devloop.devinfo import DevinfoFile, advertised
-from orchestrator.devloop.state import (
+from orchestrator.model.state import (
     HEALTH_LOST,
     BackendProcess,
     BuildFinished,
@@ -30,6 +29,7 @@ from orchestrator.devloop.state import (
     ViteStarting,
     apply_change,
 )
+from orchestrator.statefiles.devinfo import DevinfoFile, advertised
 
 PROCESS = BackendProcess(4242, 17, "unix", "/tmp/sock", "grpc", 1, "2026-01-01T00:00:00.000Z", "0.1.0")
 

@@ -25,7 +25,7 @@ from conftest import plugindev
 from go_support import copy_fixture
 from run_support import run_env, running
 
-from orchestrator.web.auth import LIVE_CODES, OneTimeCodes, cookie_name
+from orchestrator.api.auth import LIVE_CODES, OneTimeCodes, cookie_name
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import asyncio
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
-from orchestrator.devloop.events import EVENT_LOG, Event, EventBus, LogRing, message_chars
+from orchestrator.model.events import EVENT_LOG, Event, EventBus, LogRing, message_chars
 
 _OTHER_CAPACITY = 200  # status and error events kept per plugin (the latest one says the state)
 

@@ -16,14 +16,17 @@ from orchestrator.authoring.manifest import PluginManifest, Problem, load_plugin
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_failure
+from orchestrator.common.rebuild import rebuild_loop
+from orchestrator.common.supervision import BACKOFF, Backoff
 from orchestrator.devloop.context import PartContext
-from orchestrator.devloop.events import Level, Source
-from orchestrator.devloop.gobuild import BuildResult, build_failure_lines, find_go, go_build, watch_go_sources
-from orchestrator.devloop.handshake import Handshake
-from orchestrator.devloop.install import install_binary, sdk_manifest_dir, staged_binary, sync_manifest
 from orchestrator.devloop.plugin_output import RepeatFolder, plugin_line
-from orchestrator.devloop.rebuild import rebuild_loop
-from orchestrator.devloop.state import (
+from orchestrator.devloop.supervisor import Callbacks, Supervisor
+from orchestrator.go.build import BuildResult, build_failure_lines, go_build
+from orchestrator.go.handshake import Handshake
+from orchestrator.go.toolchain import find_go
+from orchestrator.go.watch import watch_go_sources
+from orchestrator.model.events import Level, Source
+from orchestrator.model.state import (
     BackendProcess,
     BuildFinished,
     GoBusy,
@@ -36,7 +39,7 @@ from orchestrator.devloop.state import (
     Status,
     now_rfc3339,
 )
-from orchestrator.devloop.supervisor import BACKOFF, Backoff, Callbacks, Supervisor
+from orchestrator.statefiles.install import install_binary, sdk_manifest_dir, staged_binary, sync_manifest
 
 HEALTH_INTERVAL = 5.0
 # How long a replaced plugin keeps serving after its successor's .devinfo is on disk. The IDE reads a .devinfo
@@ -107,7 +110,10 @@ class GoBackend:
         self.build_wanted.set()  # the initial build
         async with asyncio.TaskGroup() as group:
             if self.watch:
-                group.create_task(watch_go_sources(self.ctx, self.build_wanted, stop))
+                group.create_task(watch_go_sources(
+                    self.ctx.plugin_dir, self.ctx.options.debounce_ms / 1000, self.build_wanted, stop,
+                    changed=lambda names: self.ctx.log(Source.GO_WATCH, Level.DEBUG, f"changed: {', '.join(names)}"),
+                    warn=lambda message: self.ctx.log(Source.GO_WATCH, Level.WARN, message)))
             group.create_task(self.plugin.run(stop))
             group.create_task(rebuild_loop(self.build_wanted, stop, self._build, self._install, self._cancelled))
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.devloop.events import BuildError, Level, Source
-from orchestrator.devloop.state import Change, DevState
+from orchestrator.model.events import BuildError, Level, Source
+from orchestrator.model.state import Change, DevState
 
 
 @dataclass(frozen=True)

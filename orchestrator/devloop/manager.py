@@ -23,13 +23,13 @@ from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
 from orchestrator.common.files import UnreadableFile, read_bounded
 from orchestrator.common.tasks import first_leaf, watched_task
-from orchestrator.devloop.bookkeeping import KeptFile
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.events import EventBus, Level, Source, publish_log
-from orchestrator.devloop.registry import PluginLock, ProcessRegistry
 from orchestrator.devloop.session import PluginSession
-from orchestrator.devloop.state import DevState
 from orchestrator.devloop.vite import PortAllocator
+from orchestrator.model.events import EventBus, Level, Source, publish_log
+from orchestrator.model.state import DevState
+from orchestrator.statefiles.bookkeeping import KeptFile
+from orchestrator.statefiles.registry import PluginLock, ProcessRegistry
 
 MANAGED_LIMIT = 1 << 20  # bytes of the saved set (managed.json): a path per plugin
 

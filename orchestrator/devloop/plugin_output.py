@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from orchestrator.devloop.events import Level, Source
+from orchestrator.model.events import Level, Source
 
 _HCLOG_LEVELS = {"trace": Level.DEBUG, "debug": Level.DEBUG, "info": Level.INFO, "warn": Level.WARN,
                  "error": Level.ERROR}

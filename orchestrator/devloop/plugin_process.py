@@ -28,8 +28,7 @@ from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
 from orchestrator.common.process import spawn, start_time, stop_group
 from orchestrator.common.tasks import raise_failure
-from orchestrator.devloop.grpc_health import go_plugin_health
-from orchestrator.devloop.handshake import (
+from orchestrator.go.handshake import (
     Handshake,
     HandshakeError,
     decode_stdio_data,
@@ -37,6 +36,7 @@ from orchestrator.devloop.handshake import (
     parse_handshake,
     shorten,
 )
+from orchestrator.go.health import go_plugin_health
 
 if TYPE_CHECKING:
     import grpc.aio

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.authoring.manifest import PluginManifest
+from orchestrator.common.rebuild import WATCH_STEP_MS, own_stop, wait_first
+from orchestrator.common.supervision import keep_running
 from orchestrator.common.tasks import ended
 from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import PartContext, RunOptions
-from orchestrator.devloop.devinfo import DEVINFO, DevinfoFile, advertised
-from orchestrator.devloop.events import (
+from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
+from orchestrator.devloop.vite import PortAllocator
+from orchestrator.model.events import (
     EVENT_ERROR,
     EVENT_LOG,
     EVENT_STATUS,
@@ -33,10 +36,7 @@ from orchestrator.devloop.events import (
     entry_size,
     errors_payload,
 )
-from orchestrator.devloop.install import plugin_state_dir
-from orchestrator.devloop.rebuild import WATCH_STEP_MS, own_stop, wait_first
-from orchestrator.devloop.registry import ProcessRegistry
-from orchestrator.devloop.state import (
+from orchestrator.model.state import (
     Change,
     DevState,
     PartFailed,
@@ -45,9 +45,9 @@ from orchestrator.devloop.state import (
     apply_change,
     now_rfc3339,
 )
-from orchestrator.devloop.supervisor import keep_running
-from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
-from orchestrator.devloop.vite import PortAllocator
+from orchestrator.statefiles.devinfo import DEVINFO, DevinfoFile, advertised
+from orchestrator.statefiles.install import plugin_state_dir
+from orchestrator.statefiles.registry import ProcessRegistry
 
 
 class Part(Protocol):

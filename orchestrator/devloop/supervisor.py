@@ -1,12 +1,8 @@
-"""The one supervisor for everything plugindev keeps running (the Vite dev server, the plugin process), and the one
-backoff policy for everything it restarts.
+"""The one supervisor for everything plugindev keeps running (the Vite dev server, the plugin process).
 
 A supervisor keeps at most one instance alive. It starts one when asked (`restart()`), restarts it with the
 backoff policy when it exits on its own, and stops it when asked again or when the stop event is set. What it
 sees is reported through callbacks; it knows nothing of what it runs.
-
-`keep_running` does the same for plugindev's own tasks (a plugin's parts and session, the external monitor, the
-printer): one that stops on an unexpected error is said in one line and run again after the backoff.
 """
 
 from __future__ import annotations
@@ -18,8 +14,9 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.tasks import Say, UnexpectedFailure, ended, failure_line, first_leaf, watched_task
-from orchestrator.devloop.rebuild import stopped_within, wait_first
+from orchestrator.common.rebuild import wait_first
+from orchestrator.common.supervision import BACKOFF, Backoff
+from orchestrator.common.tasks import Say, ended, watched_task
 
 
 class Running(Protocol):
@@ -29,55 +26,6 @@ class Running(Protocol):
 
 
 R = TypeVar("R", bound=Running)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Waits before restarting something that keeps exiting; a run longer than `stable_after` starts over."""
-
-    delays: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
-    stable_after: float = 10.0
-
-    def delay(self, failures: int) -> float:
-        return self.delays[min(failures, len(self.delays) - 1)]
-
-
-BACKOFF = Backoff()
-
-
-async def keep_running(what: str, run: Callable[[], Awaitable[None]], say: Say, *, stop: asyncio.Event | None = None,
-                       policy: Backoff = BACKOFF, restart: Callable[[], bool] = lambda: True) -> None:
-    """`run()` until it returns; when it stops on an unexpected error, one `say` line names `what` and the cause,
-    and it runs again after the policy's delay (`stop`, once set, ends the wait and the restarts).
-
-    A PlugindevError is no unexpected error (the author has something to fix): it ends this as it ends `run`. So
-    does an unexpected error when `restart()` says no, raised as UnexpectedFailure with the same line.
-    """
-    loop = asyncio.get_running_loop()
-    failures = 0
-    while True:
-        began = loop.time()
-        try:
-            await run()
-            return
-        except Exception as exc:
-            if isinstance(first_leaf(exc), PlugindevError):
-                raise
-            line = failure_line(what, exc)
-            if not restart():
-                raise UnexpectedFailure(line) from exc
-        if stop is not None and stop.is_set():
-            say(line)  # stopping anyway: nothing to restart
-            return
-        if loop.time() - began > policy.stable_after:
-            failures = 0
-        delay = policy.delay(failures)
-        failures += 1
-        say(f"{line}; restarting it in {delay:g} s")
-        if stop is None:
-            await asyncio.sleep(delay)
-        elif await stopped_within(stop, delay):
-            return
 
 
 @dataclass

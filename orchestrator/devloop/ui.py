@@ -21,14 +21,13 @@ from typing import Protocol
 from orchestrator.authoring.validate import ENTRY
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
+from orchestrator.common.net import HOST
 from orchestrator.common.node import ensure_node_env
 from orchestrator.common.process import spawn, stop_group
+from orchestrator.common.rebuild import WATCH_STEP_MS, own_stop, rebuild_loop, trailing_debounce
+from orchestrator.common.supervision import BACKOFF, Backoff
 from orchestrator.devloop.context import PartContext
-from orchestrator.devloop.events import Level, Source
-from orchestrator.devloop.install import install_assets
-from orchestrator.devloop.rebuild import WATCH_STEP_MS, own_stop, rebuild_loop, trailing_debounce
-from orchestrator.devloop.state import HOST, Side, UiBuild, UiFailed, ViteReady, ViteStarting
-from orchestrator.devloop.supervisor import BACKOFF, Backoff, Callbacks, Supervisor
+from orchestrator.devloop.supervisor import Callbacks, Supervisor
 from orchestrator.devloop.vite import (
     PortAllocator,
     ViteServer,
@@ -37,6 +36,9 @@ from orchestrator.devloop.vite import (
     port_is_free,
     vite_line,
 )
+from orchestrator.model.events import Level, Source
+from orchestrator.model.state import Side, UiBuild, UiFailed, ViteReady, ViteStarting
+from orchestrator.statefiles.install import install_assets
 
 ENTRY_PATH = "/" + ENTRY.removeprefix("ui/")  # what the IDE imports from every plugin's Vite: /src/entry.ts
 IDE_IMPORT_TIMEOUT = 30.0  # seconds after which the IDE abandons the import (its importTimeoutMs)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
+from orchestrator.common.net import HOST
 from orchestrator.common.process import spawn, stop_group
 from orchestrator.common.tasks import ended, raise_failure
 
-HOST = "127.0.0.1"  # never localhost: the IDE's webview resolves it badly, and it may mean ::1
 PORT_RANGE = range(15173, 15273)
 _TAIL_LINES = 8  # output lines quoted in an error message
 _POLL = 0.05  # seconds between checks of the HTTP endpoint

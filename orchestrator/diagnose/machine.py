@@ -36,7 +36,7 @@ def unwritable_reason(folder: Path) -> str | None:
 
 
 def check_state_root(plugin: PluginFacts | None) -> CheckResult:
-    from orchestrator.devloop.install import sdk_manifest_dir
+    from orchestrator.statefiles.install import sdk_manifest_dir
 
     what = "state root"
     try:
@@ -83,7 +83,7 @@ def watched_folder_count(plugin_dir: Path) -> int:
     """inotify watches a run of this plugin takes: watchfiles (Rust notify) puts one on every folder under the
     Go watch paths, following symlinks, including ui/ and its node_modules (measured on Linux); Vite's watcher
     one on each folder of ui/ outside node_modules and .git."""
-    from orchestrator.devloop.gobuild import watch_paths
+    from orchestrator.go.watch import watch_paths
 
     ui = plugin_dir / "ui"
     vite = _distinct_folders([ui], frozenset({"node_modules", ".git"})) if ui.is_dir() else 0
@@ -110,7 +110,8 @@ def check_inotify(plugin: PluginFacts | None, limit_file: Path = INOTIFY_LIMIT) 
 
 
 def check_ports(plugin: PluginFacts | None) -> CheckResult:
-    from orchestrator.devloop.vite import HOST, PORT_RANGE, port_is_free
+    from orchestrator.common.net import HOST
+    from orchestrator.devloop.vite import PORT_RANGE, port_is_free
 
     what = "Vite ports"
     span = f"{PORT_RANGE.start}-{PORT_RANGE.stop - 1}"

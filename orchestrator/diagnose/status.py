@@ -20,17 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from orchestrator.api.advert import ApiEndpoint, running_api
 from orchestrator.common.errors import PlugindevError, shown
 from orchestrator.common.files import UnreadableFile
 from orchestrator.common.lines import LineSplitter, escape_controls
+from orchestrator.common.net import HOST
 from orchestrator.common.process import is_alive
 from orchestrator.common.tasks import ended
-from orchestrator.devloop.devinfo import DEVINFO
-from orchestrator.devloop.events import EVENT_STATUS
-from orchestrator.devloop.external_devinfo import read_devinfo
-from orchestrator.devloop.state import HOST
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status, with_aggregate
+from orchestrator.model.events import EVENT_STATUS
+from orchestrator.statefiles.api_file import ApiEndpoint, running_api
+from orchestrator.statefiles.devinfo import DEVINFO, read_devinfo
 
 POLL_INTERVAL = 1.0  # seconds between reads of the .devinfo files in --watch without an API
 QUIET = 0.1  # a burst of status events (a replay, building -> starting -> ready) is shown once

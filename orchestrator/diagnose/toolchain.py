@@ -27,7 +27,7 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 
 async def check_go(plugin: PluginFacts | None) -> CheckResult:
-    from orchestrator.devloop.gobuild import find_go
+    from orchestrator.go.toolchain import find_go
 
     if plugin is not None and not plugin.has_go:
         return CheckResult("Go", f"not needed: {plugin.dir} has no go.mod (no Go backend)", skipped=True)
@@ -120,7 +120,7 @@ async def check_node_cache(plugin: PluginFacts | None) -> CheckResult:
 
 async def check_go_proxy(plugin: PluginFacts | None) -> CheckResult:
     from orchestrator.common.process import spawn, stop_group
-    from orchestrator.devloop.gobuild import find_go
+    from orchestrator.go.toolchain import find_go
 
     what = "Go module proxy"
     if plugin is not None and not plugin.has_go:

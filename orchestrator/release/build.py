@@ -73,7 +73,8 @@ def _failure(what: str, output: str, log_hint: str) -> PlugindevError:
 
 async def build_backend(plugin_dir: Path, version: str, platform: Platform, binary: Path, *, go: str | None,
                         verbose: bool) -> float:
-    from orchestrator.devloop.gobuild import BuildResult, build_failure_lines, find_go
+    from orchestrator.go.build import BuildResult, build_failure_lines
+    from orchestrator.go.toolchain import find_go
 
     started = time.monotonic()
     env = {**os.environ, "GOOS": platform.os, "GOARCH": platform.arch, "CGO_ENABLED": "0"}

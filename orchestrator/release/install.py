@@ -18,7 +18,7 @@ from orchestrator.release.layout import copy_release_tree, replace_folder, stagi
 
 def _running_dev_process(installed: Path) -> int | None:
     """The pid of a dev process advertised in the installed folder's `.devinfo`, while it runs."""
-    from orchestrator.devloop.external_devinfo import DevinfoRejected, parse_devinfo, process_gone, read_devinfo
+    from orchestrator.statefiles.devinfo import DevinfoRejected, parse_devinfo, process_gone, read_devinfo
 
     try:
         info = parse_devinfo(read_devinfo(installed / ".devinfo"), installed.name)
@@ -29,7 +29,7 @@ def _running_dev_process(installed: Path) -> int | None:
 
 def install_release(release: Path, plugin_id: str, root: Path) -> Path:
     """Install the release folder as plugin `plugin_id` under the state root; the installed folder."""
-    from orchestrator.devloop.install import plugin_state_dir, sdk_manifest_dir, sync_manifest
+    from orchestrator.statefiles.install import plugin_state_dir, sdk_manifest_dir, sync_manifest
 
     target = plugin_state_dir(plugin_id, root)
     if (pid := _running_dev_process(target)) is not None:

@@ -23,11 +23,11 @@ import yaml
 from orchestrator.authoring.manifest import MANIFEST_LIMIT
 from orchestrator.common.bounded_yaml import BoundedSafeLoader
 from orchestrator.common.files import UnreadableFile, not_utf8, read_bounded
-from orchestrator.devloop.handshake import proto_fields, proto_records, shorten
-from orchestrator.devloop.state import BackendProcess, DevState
+from orchestrator.go.handshake import proto_fields, proto_records, shorten
+from orchestrator.model.state import BackendProcess, DevState
 
 if TYPE_CHECKING:
-    from orchestrator.api.server import Api
+    from orchestrator.api.handlers import Api
 
 SETTINGS_TIMEOUT = 2.0  # seconds for the ListSettings call
 # sdk.NewPlugin registers pkg/v1/settings: service omniview.sdk.settings.v1.SettingsPlugin

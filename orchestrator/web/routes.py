@@ -6,7 +6,7 @@ and `/preview/<id>`, the way into the preview origin (a one-time code for its co
 plugin's own code, so it answers only what a preview reads: the page at `/preview/<id>`, its static files under
 `/static/preview/`, the plugin's status and error events at `/preview/<id>/events`, and
 `/web/plugin-context/<id>` (what the preview's PluginContext holds). Each origin's guard stands in front of its
-routes (orchestrator.api.server)."""
+routes (orchestrator.web.server)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
+from orchestrator.api.handlers import PREVIEW_PAGE
 from orchestrator.common.paths import resource_dir
-from orchestrator.devloop.events import EVENT_ERROR, EVENT_STATUS
 from orchestrator.devloop.ui import ENTRY_PATH
+from orchestrator.model.events import EVENT_ERROR, EVENT_STATUS
 from orchestrator.web.plugin_context import plugin_context
 
 if TYPE_CHECKING:
-    from orchestrator.api.server import Api
+    from orchestrator.api.handlers import Api
 
 # module scripts must come with a JavaScript type whatever the machine's mime database says
 CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".html": "text/html",
@@ -34,7 +35,6 @@ NO_CACHE = {"Cache-Control": "no-cache"}  # a new plugindev may ship new files u
 # view of a preview loads the shared packages from its cache without asking
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 HASHED = ("preview/host/chunks/", "preview/host/assets/")
-PREVIEW_PAGE = "preview-page"  # the route's name: the preview origin sends a browser without its cookie to get one
 PREVIEW_EVENTS = (EVENT_STATUS, EVENT_ERROR)  # what a preview follows of its plugin
 # where the preview and the IDE necessarily differ, said on the page, a line each
 PREVIEW_NOTES = (

@@ -9,8 +9,8 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from orchestrator.devloop.external_devinfo import ExternalDevinfo, process_gone
-from orchestrator.devloop.grpc_health import go_plugin_health, lifecycle_health
+from orchestrator.go.health import go_plugin_health, lifecycle_health
+from orchestrator.statefiles.devinfo import ExternalDevinfo, process_gone
 
 if TYPE_CHECKING:
     import grpc.aio

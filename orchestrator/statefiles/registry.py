@@ -29,9 +29,8 @@ from typing import IO
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import UnreadableFile, open_regular, read_bounded, write_failure
 from orchestrator.common.process import is_alive, signal_group, start_time
-from orchestrator.devloop.bookkeeping import KeptFile, SayLevel
-from orchestrator.devloop.devinfo import DEVINFO
-from orchestrator.devloop.external_devinfo import read_devinfo
+from orchestrator.statefiles.bookkeeping import KeptFile, SayLevel
+from orchestrator.statefiles.devinfo import DEVINFO, read_devinfo
 
 RECORD_LIMIT = 1 << 20  # bytes; a record of a few plugins' groups has a few hundred
 LOCK_HOLDER_LIMIT = 64  # bytes of a lock file: the holder's pid

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.devloop.handshake import proto_fields, shorten
+from orchestrator.go.handshake import proto_fields, shorten
 
 if TYPE_CHECKING:
     import grpc.aio

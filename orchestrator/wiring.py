@@ -1,5 +1,6 @@
-"""`plugindev run` and `plugindev serve`: one manager on one event loop, its events printed and served by the
-control API, shut down through one event (SIGINT/SIGTERM; a second one forces).
+"""The composition root: `plugindev run`, `plugindev serve` and `plugindev watch-external` wired together. One
+manager on one event loop, its events printed and served by the control API, shut down through one event
+(SIGINT/SIGTERM; a second one forces).
 
 Before anything starts, every plugin is validated and locked (a second plugindev on the same plugin is
 refused, and so is a second `serve` on the same state root), and whatever a plugindev that died left behind is
@@ -9,18 +10,21 @@ ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 
 from orchestrator.common.paths import state_root
 from orchestrator.common.tasks import watched_task
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.events import Level
 from orchestrator.devloop.manager import DevManager, SavedSetLock
-from orchestrator.devloop.printer import Printer, Printing
-from orchestrator.devloop.registry import check_state_root, reap_leftovers
+from orchestrator.model.events import EventBus, Level
+from orchestrator.statefiles.devinfo import DEVINFO
+from orchestrator.statefiles.registry import check_state_root, reap_leftovers
+from orchestrator.terminal.printer import Printer, Printing
 
 
 async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0, *,
@@ -69,26 +73,25 @@ async def _reap(root: Path, printer: Printer) -> None:
 
 async def _serve(manager: DevManager, printer: Printer, api_port: int, *, external: bool,
                  open_dashboard: bool = False) -> None:
+    def force() -> None:
+        manager.registry.kill_all()
+        for managed in manager.plugins.values():
+            managed.session.devinfo.remove()
+        os._exit(130)
+
+    async with _until_signal(printer, manager.bus, force) as stop:
+        await _serve_until(manager, printer, api_port, stop, external=external, open_dashboard=open_dashboard)
+
+
+async def _serve_until(manager: DevManager, printer: Printer, api_port: int, stop: asyncio.Event, *, external: bool,
+                       open_dashboard: bool) -> None:
+    from orchestrator.api.handlers import Api
     from orchestrator.api.history import EventHistory
-    from orchestrator.api.identity import ApiIdentity, identity_file, load_identity, save_identity
-    from orchestrator.api.server import Api, ApiServer
     from orchestrator.common.files import write_failure
+    from orchestrator.statefiles.api_identity import ApiIdentity, identity_file, load_identity, save_identity
+    from orchestrator.web.server import ApiServer
 
-    printing = Printing(printer, manager.bus)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-
-    def on_signal() -> None:
-        if stop.is_set():
-            manager.registry.kill_all()
-            for managed in manager.plugins.values():
-                managed.session.devinfo.remove()
-            os._exit(130)
-        stop.set()  # first: nothing the printer meets may keep the run from stopping
-        printer.line("system", "stopping (press Ctrl+C again to force)")
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
     kept = identity_file(manager.state_root)
     identity = load_identity(kept)
     api = Api(manager, EventHistory(manager.bus), token=identity.token)
@@ -101,7 +104,7 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
         except OSError as exc:  # a convenience for the next run: this one goes on without it
             printer.line("system", f"{write_failure(exc, kept)} (the next run gets a new API token)")
         if external:
-            from orchestrator.devloop.external import ExternalMonitor
+            from orchestrator.external.monitor import ExternalMonitor
 
             monitor = ExternalMonitor(manager.state_root, manager.bus, managed=manager.ids)
             api.external = monitor
@@ -126,9 +129,45 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
         stop.set()
         await manager.close()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
         if watching is not None:
             await asyncio.gather(watching, return_exceptions=True)
         await server.close()
+
+
+async def watch_external(state_root: Path, printer: Printer) -> None:
+    """`plugindev watch-external`: the monitor alone, its events printed, until SIGINT/SIGTERM."""
+    from orchestrator.external.monitor import ExternalMonitor
+
+    check_state_root(state_root)
+    bus = EventBus()
+    monitor = ExternalMonitor(state_root, bus)
+    printer.show_plugin = True
+    async with _until_signal(printer, bus, None) as stop:
+        printer.line("system", f"watching {monitor.plugins_dir}/*/{DEVINFO} (Ctrl+C stops; plugins keep running)")
+        await monitor.run(stop)
+
+
+@contextlib.asynccontextmanager
+async def _until_signal(printer: Printer, bus: EventBus,
+                        force: Callable[[], None] | None) -> AsyncIterator[asyncio.Event]:
+    """The bus printed while the body runs, and the event SIGINT/SIGTERM set; with `force`, a second signal calls
+    it (a run or a serve ends its processes at once)."""
+    printing = Printing(printer, bus)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set() and force is not None:
+            force()
+        stop.set()  # first: nothing the printer meets may keep the run from stopping
+        if force is not None:
+            printer.line("system", "stopping (press Ctrl+C again to force)")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await printing.close()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Generic, TypeVar
 
-from orchestrator.devloop.state import now_rfc3339
+from orchestrator.model.state import now_rfc3339
 
 LOG_CAPACITY = 5000  # log entries kept per plugin
 # ... holding at most this many characters of messages: a line is cut at 16 KiB (orchestrator.common.lines), yet

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-HOST = "127.0.0.1"
+from orchestrator.common.net import HOST
+
 HEALTH_LOST = "the plugin's gRPC health check fails"
 
 Side = Literal["go", "ui"]  # the half of a plugin a part runs, and so the status its failure shows

@@ -11,8 +11,8 @@ A URL opened by a program (`run --open`, the dashboard's way into the preview's 
 instead of the token, since a command line is readable by every local user: random, good for one use within
 60 s and for one port, exchanged for that port's cookie and a redirect to the same path without it.
 
-A restarted plugindev keeps its token and port (orchestrator.api.identity), so an open dashboard comes back by
-itself; when the token is new (its file was deleted), the old cookie fails and the page says to open the URL
+A restarted plugindev keeps its token and port (orchestrator.statefiles.api_identity), so an open dashboard comes
+back by itself; when the token is new (its file was deleted), the old cookie fails and the page says to open the URL
 plugindev printed.
 """
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.common.files import write_atomic, write_failure
-from orchestrator.devloop.events import Level
-from orchestrator.devloop.supervisor import BACKOFF, Backoff
+from orchestrator.common.supervision import BACKOFF, Backoff
+from orchestrator.model.events import Level
 
 SayLevel = Callable[[Level, str], None]
 

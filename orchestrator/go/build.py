@@ -1,6 +1,6 @@
-"""The Go side of the dev loop: what to watch, how to build, how to read `go build`'s errors.
+"""Building a plugin's Go side: how to build, how to read `go build`'s errors.
 
-The rebuild loop (devloop.rebuild) serializes builds; `go_build` makes a cancelled build end with its whole
+The rebuild loop (common.rebuild) serializes builds; `go_build` makes a cancelled build end with its whole
 process group before it returns.
 """
 
@@ -14,7 +14,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +22,7 @@ from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_failure
 from orchestrator.common.lines import pump_lines
 from orchestrator.common.process import descendants, signal_tree, spawn, stop_group
-from orchestrator.devloop.context import PartContext
-from orchestrator.devloop.events import BuildError, Level, Source
-from orchestrator.devloop.rebuild import WATCH_STEP_MS, rearmed_watch, trailing_debounce
-
-WATCHED_NAMES = {"go.mod", "go.sum", "go.work", "go.work.sum"}
-MANIFEST = "plugin.yaml"  # watched at the plugin root only: an edit is checked, installed, and restarts the plugin
-IGNORED_DIRS = {"ui", "node_modules", "build", "vendor", "testdata"}
+from orchestrator.model.events import BuildError
 
 # a cancelled build's time to stop by itself (it then removes its work folder) before it is killed
 BUILD_STOP = 2.0
@@ -37,97 +31,6 @@ TOOL_WAIT = 0.2  # seconds without a tool after which a stopping go build is tak
 BUILD_TMP_PREFIX = "plugindev-go-"  # a build's own GOTMPDIR, in the temp dir (or the author's GOTMPDIR)
 
 _ERROR_LINE = re.compile(r"^(?P<file>[^\s:#][^:]*\.go):(?P<line>\d+)(?::(?P<column>\d+))?: (?P<message>.+)$")
-
-
-def find_go(explicit: str | None = None) -> str:
-    """`--go`, then `$PLUGINDEV_GO`, then PATH, then `$GOROOT/bin`."""
-    for candidate in (explicit, os.environ.get("PLUGINDEV_GO")):
-        if candidate:
-            found = shutil.which(candidate)
-            if found is None:
-                raise PlugindevError(f"Go toolchain {candidate!r} not found or not executable")
-            return found
-    found = shutil.which("go")
-    goroot = os.environ.get("GOROOT")
-    if found is None and goroot and (Path(goroot) / "bin" / "go").is_file():
-        found = str(Path(goroot) / "bin" / "go")
-    if found is None:
-        raise PlugindevError("no Go toolchain: install Go, or pass --go PATH / set PLUGINDEV_GO")
-    return found
-
-
-def find_go_work(plugin_dir: Path) -> Path | None:
-    """The go.work that applies to the plugin, as `go` finds it ($GOWORK, else the nearest upwards)."""
-    setting = os.environ.get("GOWORK")
-    if setting == "off":
-        return None
-    if setting:
-        return Path(setting)
-    for folder in (plugin_dir.resolve(), *plugin_dir.resolve().parents):
-        if (folder / "go.work").is_file():
-            return folder / "go.work"
-    return None
-
-
-def watch_paths(plugin_dir: Path) -> list[Path]:
-    """The plugin itself, plus the go.work file and the `pkg/` of the other modules it uses."""
-    paths = [plugin_dir.resolve()]
-    work = find_go_work(plugin_dir)
-    if work is not None:
-        paths.append(work)
-        for module in _go_work_uses(work):
-            if module != paths[0] and (module / "pkg").is_dir():
-                paths.append(module / "pkg")
-    return paths
-
-
-def _go_work_uses(work: Path) -> list[Path]:
-    text = re.sub(r"//[^\n]*", "", work.read_text())
-    found: list[str] = []
-    for block in re.findall(r"\buse\s*\(([^)]*)\)", text):
-        found.extend(block.split())
-    found.extend(re.findall(r"\buse\s+([^\s(][^\s]*)", text))
-    return [(work.parent / entry.strip('"')).resolve() for entry in found]
-
-
-class GoFileFilter:
-    """watchfiles filter: Go sources and module files, and folders (a package renamed away and back brings no
-    file event of its own), outside UI, build output, vendor and dot-dirs."""
-
-    def __init__(self, roots: Iterable[Path]) -> None:
-        self.roots = [r.resolve() for r in roots]
-
-    def __call__(self, _change: object, path: str) -> bool:
-        file = Path(path)
-        if file.name == MANIFEST:
-            return file.parent == self.roots[0]
-        folder = file.is_dir() or (not file.suffix and not file.exists())  # a folder, or one that just went
-        if not (folder or file.suffix == ".go" or file.name in WATCHED_NAMES):
-            return False
-        for root in self.roots:
-            if file.is_relative_to(root):
-                parts = file.relative_to(root).parts
-                return not any(p in IGNORED_DIRS or p.startswith(".") for p in (parts if folder else parts[:-1]))
-        return True
-
-
-async def watch_go_sources(ctx: PartContext, trigger: asyncio.Event, stop: asyncio.Event) -> None:
-    """Set `trigger` after one quiet period following changes to the plugin's Go sources or plugin.yaml."""
-    from watchfiles import Change, awatch  # the Rust watcher loads on first use
-
-    paths = watch_paths(ctx.plugin_dir)
-
-    def changed(batch: set[tuple[Change, str]]) -> None:
-        names = sorted({Path(p).name for _, p in batch})
-        ctx.log(Source.GO_WATCH, Level.DEBUG, f"changed: {', '.join(names)}")
-
-    def watch(until: asyncio.Event) -> AsyncGenerator[set[tuple[Change, str]], None]:
-        return awatch(*paths, watch_filter=GoFileFilter(paths), step=WATCH_STEP_MS, stop_event=until)
-
-    # a plugin folder removed and made again (a fresh clone, a checkout tool) is watched again once it is back
-    batches = rearmed_watch(paths[0], watch, stop, came_back={(Change.added, str(paths[0]))},
-                            say=lambda message: ctx.log(Source.GO_WATCH, Level.WARN, message))
-    await trailing_debounce(batches, ctx.options.debounce_ms / 1000, trigger, changed)
 
 
 def parse_build_errors(output: str, plugin_dir: Path) -> list[BuildError]:

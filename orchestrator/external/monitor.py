@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import AsyncGenerator, Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -23,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.common.files import UnreadableFile, write_failure
+from orchestrator.common.net import HOST
+from orchestrator.common.rebuild import FOLDER_CHECK, folder_identity, own_stop, stopped_within
+from orchestrator.common.supervision import keep_running
 from orchestrator.common.tasks import ended
-from orchestrator.devloop.devinfo import DEVINFO
-from orchestrator.devloop.events import (
+from orchestrator.external.checks import check_until_gone
+from orchestrator.model.events import (
     EVENT_LOG,
     EVENT_STATUS,
     Event,
@@ -37,21 +39,15 @@ from orchestrator.devloop.events import (
     entry_size,
     publish_log,
 )
-from orchestrator.devloop.external_checks import check_until_gone
-from orchestrator.devloop.external_devinfo import (
+from orchestrator.model.state import DevState, SessionStopped, Status, apply_change, now_rfc3339
+from orchestrator.statefiles.devinfo import (
+    DEVINFO,
     DevinfoRejected,
     ExternalDevinfo,
-    external_state,
     parse_devinfo,
     process_gone,
     read_devinfo,
-    rejected_state,
 )
-from orchestrator.devloop.printer import Printer, Printing
-from orchestrator.devloop.rebuild import FOLDER_CHECK, folder_identity, own_stop, stopped_within
-from orchestrator.devloop.registry import check_state_root
-from orchestrator.devloop.state import DevState, SessionStopped, apply_change, now_rfc3339
-from orchestrator.devloop.supervisor import keep_running
 
 FolderId = tuple[int, int]  # which folder is at a path (device, inode)
 
@@ -361,21 +357,15 @@ class ExternalMonitor:
         self.bus.publish(Event(EVENT_LOG, plugin_id, [entry.to_json()]))
 
 
-async def watch_external(state_root: Path, printer: Printer) -> None:
-    """`plugindev watch-external`: the monitor alone, its events printed, until SIGINT/SIGTERM."""
-    check_state_root(state_root)
-    bus = EventBus()
-    monitor = ExternalMonitor(state_root, bus)
-    printer.show_plugin = True
-    printing = Printing(printer, bus)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    printer.line("system", f"watching {monitor.plugins_dir}/*/{DEVINFO} (Ctrl+C stops; plugins keep running)")
-    try:
-        await monitor.run(stop)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await printing.close()
+def external_state(info: ExternalDevinfo, health_error: str | None) -> DevState:
+    """The state shown for an attached process: `health_error` None while the first check is under way,
+    "" while the checks pass, else why the last one failed."""
+    connected = health_error == ""
+    status = Status.STARTING if health_error is None else Status.READY if connected else Status.ERROR
+    return DevState(pluginID=info.plugin_id, devPath="", mode="external", vitePort=info.vite_port,
+                    viteURL=f"http://{HOST}:{info.vite_port}" if info.vite_port else "", goStatus=status,
+                    lastError=health_error or "", grpcConnected=connected, process=info.backend_process())
+
+
+def rejected_state(plugin_id: str, reason: str) -> DevState:
+    return DevState(pluginID=plugin_id, devPath="", mode="external", goStatus=Status.ERROR, lastError=reason)

@@ -1,19 +1,100 @@
-"""Reading a `.devinfo` that someone else wrote: plugindev, the Omniview SDK's own `WriteDevInfo` (v0.5.0: no
-`network`, no process start time), or a tool or a person (air, a shell script). What it says is checked once,
-here, and the state the IDE is shown is derived from it and from the last health check.
+""".devinfo: how the IDE finds a plugin process that plugindev runs.
+
+It is derived from the plugin's state and nothing else: after every state change the session asks for the
+file that state implies (`advertised`), and `DevinfoFile.reconcile` writes or removes it. So the file is
+present exactly while a healthy plugin process serves (and Vite, when used, is ready), and names that process;
+one that another program removed meanwhile is put back (`DevinfoFile.restore`). A write that fails is said and
+tried again (orchestrator.statefiles.bookkeeping): the plugin serves on meanwhile.
+
+Reading one that someone else wrote: plugindev, the Omniview SDK's own `WriteDevInfo` (v0.5.0: no `network`, no
+process start time), or a tool or a person (air, a shell script). What it says is checked once, here.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from orchestrator.common.files import read_bounded
 from orchestrator.common.process import is_alive, start_time
-from orchestrator.devloop.handshake import shorten
-from orchestrator.devloop.state import HOST, BackendProcess, DevState, Status
+from orchestrator.go.handshake import shorten
+from orchestrator.model.state import BackendProcess, DevState, Status
+from orchestrator.statefiles.bookkeeping import KeptFile, SayLevel
+
+DEVINFO = ".devinfo"
+
+
+@dataclass(frozen=True)
+class DevInfo:
+    pid: int
+    protocol: str
+    protocolVersion: int
+    addr: str
+    network: str
+    pluginId: str
+    version: str
+    startedAt: str
+    processStartTime: int | None  # ms since the epoch; with pid it survives PID reuse
+    plugindevPid: int
+    vitePort: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.vitePort is None:
+            del data["vitePort"]
+        return data
+
+
+def advertised(state: DevState, uses_vite: bool) -> DevInfo | None:
+    """The .devinfo that `state` implies: one while a healthy process serves and Vite (if used) is ready."""
+    process = state.process
+    if process is None or not state.grpcConnected or (uses_vite and state.viteStatus is not Status.READY):
+        return None
+    return DevInfo(pid=process.pid, protocol=process.protocol, protocolVersion=process.protocol_version,
+                   addr=process.address, network=process.network, pluginId=state.pluginID, version=process.version,
+                   startedAt=process.started_at, processStartTime=process.start_time, plugindevPid=os.getpid(),
+                   vitePort=state.vitePort if uses_vite else None)
+
+
+class DevinfoFile:
+    """The one writer of a plugin's `.devinfo`; with `say`, a write that fails is said and retried, never raised."""
+
+    def __init__(self, plugin_state_dir: Path, say: SayLevel | None = None) -> None:
+        self.path = plugin_state_dir / DEVINFO
+        self._file = KeptFile(self.path, say)  # written atomically: the IDE never reads half a file
+        self._written: DevInfo | None = None  # what the file says, or will once a retry works
+
+    @property
+    def failing(self) -> bool:
+        """The last write (or removal) failed; it is being retried."""
+        return self._file.failing
+
+    def reconcile(self, desired: DevInfo | None) -> bool:
+        """Make the file say `desired` (None: no file); True when that changed what it should say."""
+        if desired == self._written:
+            return False
+        self._written = desired
+        self._file.keep(None if desired is None else _content(desired))
+        return True
+
+    def restore(self) -> bool:
+        """Write the file again when it should be there and is not (another program removed it); True when it
+        is there again now."""
+        if self._written is None or self._file.failing or self.path.exists():
+            return False  # a failing write is being retried already
+        return self._file.keep(_content(self._written))
+
+    def remove(self) -> None:
+        self._written = None
+        self._file.keep(None)
+
+
+def _content(info: DevInfo) -> bytes:
+    return (json.dumps(info.to_json(), indent=2) + "\n").encode()
+
 
 DEVINFO_LIMIT = 64 << 10  # bytes; plugindev's and the SDK's files have about 300
 # Where a plugin process may serve: this machine only (a unix socket, or TCP on loopback). A file naming another
@@ -155,17 +236,3 @@ def process_gone(info: ExternalDevinfo) -> str:
             return (f"pid {info.pid} was recycled: it started at {actual} ms, the file's process at "
                     f"{info.process_start_time} ms")
     return ""
-
-
-def external_state(info: ExternalDevinfo, health_error: str | None) -> DevState:
-    """The state shown for an attached process: `health_error` None while the first check is under way,
-    "" while the checks pass, else why the last one failed."""
-    connected = health_error == ""
-    status = Status.STARTING if health_error is None else Status.READY if connected else Status.ERROR
-    return DevState(pluginID=info.plugin_id, devPath="", mode="external", vitePort=info.vite_port,
-                    viteURL=f"http://{HOST}:{info.vite_port}" if info.vite_port else "", goStatus=status,
-                    lastError=health_error or "", grpcConnected=connected, process=info.backend_process())
-
-
-def rejected_state(plugin_id: str, reason: str) -> DevState:
-    return DevState(pluginID=plugin_id, devPath="", mode="external", goStatus=Status.ERROR, lastError=reason)

@@ -11,9 +11,9 @@ from functools import partial
 from typing import TextIO
 
 from orchestrator.common.lines import escape_controls
+from orchestrator.common.supervision import keep_running
 from orchestrator.common.tasks import ended
-from orchestrator.devloop.events import EVENT_LOG, EVENT_STATUS, Event, EventBus, Level, Source, publish_log
-from orchestrator.devloop.supervisor import keep_running
+from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, Event, EventBus, Level, Source, publish_log
 
 EVENT_SYSTEM = "plugindev/system"
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
