@@ -20,12 +20,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _bench import bench_dir, hint_edit_times, median, pct, row, scaffold_plugin
 from api_support import ApiClient  # tests/ is on the path through _bench
 from browser_driver import Browser
 from run_support import run_env, running
 from web_support import CHIP_RECORDER, open_page
+
+if TYPE_CHECKING:
+    from orchestrator.model.events import LogAppended
 
 ROUNDS = 10
 PLUGINS = 10
@@ -75,10 +79,13 @@ def card_and_preview(work: Path, rounds: int, engine: str) -> None:
     row("preview opened → plugin rendered", [first_load])
 
 
-def _entry(plugin_id: str, n: int) -> dict[str, str]:
-    return {"timestamp": "2025-01-01T00:00:00.000Z", "source": ("vite", "go-build", "manager", "plugin")[n % 4],
-            "level": ("info", "debug", "warn", "error")[n % 7 % 4], "message": f"line {n} of {plugin_id} " + "x" * 40,
-            "pluginID": plugin_id}
+def _line(plugin_id: str, n: int) -> LogAppended:
+    from orchestrator.model.events import Level, LogAppended, LogEntry, Source
+
+    source = (Source.VITE, Source.GO_BUILD, Source.MANAGER, Source.PLUGIN)[n % 4]
+    level = (Level.INFO, Level.DEBUG, Level.WARN, Level.ERROR)[n % 7 % 4]
+    return LogAppended(LogEntry("2025-01-01T00:00:00.000Z", source, level, f"line {n} of {plugin_id} " + "x" * 40,
+                                plugin_id))
 
 
 def many_plugins(work: Path, engine: str) -> None:
@@ -87,7 +94,7 @@ def many_plugins(work: Path, engine: str) -> None:
     from orchestrator.api.history import EventHistory
     from orchestrator.devloop.context import RunOptions
     from orchestrator.devloop.manager import DevManager
-    from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, Event
+    from orchestrator.model.events import StatusChanged
     from orchestrator.model.state import DevState, Status
     from orchestrator.web.server import ApiServer
 
@@ -103,9 +110,9 @@ def many_plugins(work: Path, engine: str) -> None:
             plugin_id = f"plugin-{p}"
             state = DevState(plugin_id, f"/tmp/{plugin_id}", viteStatus=Status.READY, goStatus=Status.READY,
                              grpcConnected=True)
-            manager.bus.publish(Event(EVENT_STATUS, plugin_id, state.to_json()))
+            manager.bus.publish(StatusChanged(state))
             for n in range(LINES):
-                manager.bus.publish(Event(EVENT_LOG, plugin_id, [_entry(plugin_id, n)]))
+                manager.bus.publish(_line(plugin_id, n))
         holder["server"] = server
         started.set()
 
@@ -118,8 +125,7 @@ def many_plugins(work: Path, engine: str) -> None:
         n = LINES
         while not stop.is_set():
             for p in range(PLUGINS):
-                event = Event(EVENT_LOG, f"plugin-{p}", [_entry(f"plugin-{p}", n)])
-                loop.call_soon_threadsafe(server.api.manager.bus.publish, event)
+                loop.call_soon_threadsafe(server.api.manager.bus.publish, _line(f"plugin-{p}", n))
             n += 1
             time.sleep(1 / FOLLOW_RATE)
 

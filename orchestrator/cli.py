@@ -224,6 +224,12 @@ def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
     click.echo(f"{setup.ui_dir}: {installed}@omniviewdev/vite-plugin -> {setup.package_dir}")
 
 
+# `run`, `serve` and `watch-external` check a running plugin's gRPC health this often
+health_interval_option = click.option(
+    "--health-interval", type=click.FloatRange(0.01), default=RunOptions.health_interval, show_default=True,
+    metavar="SECONDS", help="Seconds between the gRPC health checks of a running plugin.")
+
+
 def dev_loop_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The options `run` and `serve` share: how each plugin is developed, and where the API listens."""
     for option in reversed([
@@ -240,6 +246,7 @@ def dev_loop_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--handshake-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
                      metavar="S"),
         click.option("--vite-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="S"),
+        health_interval_option,
         click.option("--overlap/--no-overlap", default=True, show_default=True,
                      help="Start the new plugin process, healthy, before stopping the old one (no gap)."),
         click.option("--api-port", type=click.IntRange(0, 65535), default=0, metavar="PORT",
@@ -251,12 +258,13 @@ def dev_loop_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run_options(ctx: click.Context, no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
-                 go_path: str | None, handshake_timeout: float, vite_timeout: float, overlap: bool) -> RunOptions:
+                 go_path: str | None, handshake_timeout: float, vite_timeout: float, health_interval: float,
+                 overlap: bool) -> RunOptions:
     if no_vite and no_go:
         raise click.UsageError("--no-vite and --no-go together leave nothing to run")
     return RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, debounce_ms=debounce_ms,
                       go=go_path, handshake_timeout=handshake_timeout, vite_timeout=vite_timeout,
-                      overlap=overlap, verbose=is_verbose(ctx))
+                      health_interval=health_interval, overlap=overlap, verbose=is_verbose(ctx))
 
 
 @main.command()
@@ -280,16 +288,17 @@ def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_
 
 @main.command("watch-external")
 @click.option("--json", "as_json", is_flag=True, help="Print NDJSON events instead of lines.")
+@health_interval_option
 @verbose_option
 @click.pass_context
-def watch_external(ctx: click.Context, as_json: bool) -> None:
+def watch_external(ctx: click.Context, as_json: bool, health_interval: float) -> None:
     """Follow plugins run outside plugindev through their .devinfo (health-checked over gRPC) until Ctrl+C."""
     from orchestrator.common.paths import state_root
     from orchestrator.terminal.printer import Printer
     from orchestrator.wiring import watch_external as watch
 
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
-    run_async(lambda: watch(state_root(), printer))
+    run_async(lambda: watch(state_root(), printer, health_interval))
 
 
 @main.command()

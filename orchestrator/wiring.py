@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 
+from orchestrator.api.history import EventHistory
 from orchestrator.common.paths import state_root
 from orchestrator.common.tasks import watched_task
 from orchestrator.devloop.context import RunOptions
 from orchestrator.devloop.manager import DevManager, SavedSetLock
-from orchestrator.model.events import EventBus, Level
+from orchestrator.model.events import EventBus, Level, SystemMessage
 from orchestrator.statefiles.devinfo import DEVINFO
 from orchestrator.statefiles.registry import check_state_root, reap_leftovers
 from orchestrator.terminal.printer import Printer, Printing
@@ -34,16 +35,18 @@ async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Pri
     root = state_root()
     check_state_root(root)
     manager = DevManager(root, options, fail_fast=True)
-    try:
-        for plugin_dir in plugin_dirs:
-            manager.add(plugin_dir)
-        await _reap(root, printer)
-        for plugin_id in manager.ids():
-            manager.start(plugin_id)
-        printer.show_plugin = len(manager.plugins) > 1
-        await _serve(manager, printer, api_port, external=False, open_dashboard=open_dashboard)
-    finally:
-        await manager.close()
+    async with _printed(printer, manager.bus):
+        history = EventHistory(manager.bus)  # from the first line on: an API client sees them all
+        try:
+            for plugin_dir in plugin_dirs:
+                manager.add(plugin_dir)
+            await _reap(root, manager.bus)
+            for plugin_id in manager.ids():
+                manager.start(plugin_id)
+            printer.show_plugin = len(manager.plugins) > 1
+            await _serve(manager, history, printer, api_port, external=False, open_dashboard=open_dashboard)
+        finally:
+            await manager.close()
     if manager.failure is not None:
         raise manager.failure
 
@@ -55,23 +58,25 @@ async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0
     lock = SavedSetLock(root)
     lock.acquire()  # before anything is read or started: a second serve changes nothing
     manager = DevManager(root, options, fail_fast=False, saved=root / "plugindev" / "managed.json")
-    try:
-        await _reap(root, printer)
-        for problem in manager.restore():
-            printer.line("system", problem)
-        printer.show_plugin = True
-        await _serve(manager, printer, api_port, external=True)
-    finally:
-        await manager.close()
-        lock.release()
+    async with _printed(printer, manager.bus):
+        history = EventHistory(manager.bus)  # from the first line on: an API client sees them all
+        try:
+            await _reap(root, manager.bus)
+            for problem in manager.restore():
+                _say(manager.bus, problem)
+            printer.show_plugin = True
+            await _serve(manager, history, printer, api_port, external=True)
+        finally:
+            await manager.close()
+            lock.release()
 
 
-async def _reap(root: Path, printer: Printer) -> None:
+async def _reap(root: Path, bus: EventBus) -> None:
     for message in await reap_leftovers(root):
-        printer.line("system", message)
+        _say(bus, message)
 
 
-async def _serve(manager: DevManager, printer: Printer, api_port: int, *, external: bool,
+async def _serve(manager: DevManager, history: EventHistory, printer: Printer, api_port: int, *, external: bool,
                  open_dashboard: bool = False) -> None:
     def force() -> None:
         manager.registry.kill_all()
@@ -79,14 +84,14 @@ async def _serve(manager: DevManager, printer: Printer, api_port: int, *, extern
             managed.session.devinfo.remove()
         os._exit(130)
 
-    async with _until_signal(printer, manager.bus, force) as stop:
-        await _serve_until(manager, printer, api_port, stop, external=external, open_dashboard=open_dashboard)
+    async with _until_signal(manager.bus, force) as stop:
+        await _serve_until(manager, history, printer, api_port, stop, external=external,
+                           open_dashboard=open_dashboard)
 
 
-async def _serve_until(manager: DevManager, printer: Printer, api_port: int, stop: asyncio.Event, *, external: bool,
-                       open_dashboard: bool) -> None:
+async def _serve_until(manager: DevManager, history: EventHistory, printer: Printer, api_port: int,
+                       stop: asyncio.Event, *, external: bool, open_dashboard: bool) -> None:
     from orchestrator.api.handlers import Api
-    from orchestrator.api.history import EventHistory
     from orchestrator.common.files import write_failure
     from orchestrator.statefiles.api_identity import ApiIdentity, identity_file, load_identity, save_identity
     from orchestrator.web.server import ApiServer
@@ -94,7 +99,7 @@ async def _serve_until(manager: DevManager, printer: Printer, api_port: int, sto
     loop = asyncio.get_running_loop()
     kept = identity_file(manager.state_root)
     identity = load_identity(kept)
-    api = Api(manager, EventHistory(manager.bus), token=identity.token)
+    api = Api(manager, history, token=identity.token)
     server = ApiServer(api, manager.state_root)
     watching: asyncio.Task[None] | None = None
     try:
@@ -102,26 +107,27 @@ async def _serve_until(manager: DevManager, printer: Printer, api_port: int, sto
         try:
             save_identity(kept, ApiIdentity(api.token, api.port, api.preview_port))
         except OSError as exc:  # a convenience for the next run: this one goes on without it
-            printer.line("system", f"{write_failure(exc, kept)} (the next run gets a new API token)")
+            _say(manager.bus, f"{write_failure(exc, kept)} (the next run gets a new API token)")
         if external:
             from orchestrator.external.monitor import ExternalMonitor
 
-            monitor = ExternalMonitor(manager.state_root, manager.bus, managed=manager.ids)
+            monitor = ExternalMonitor(manager.state_root, manager.bus, managed=manager.ids,
+                                      interval=manager.options.health_interval)
             api.external = monitor
             watching = watched_task(monitor.run(stop), "the external plugin monitor", partial(manager.log, Level.ERROR))
         if external or printer.verbose:  # `serve` is there for its API; `run` mentions it with -v
             where = "" if server.advertised else \
                 " (api.json is another running plugindev's; this one takes it over when that one stops)"
-            printer.line("system", f"control API at {server.url}{where}; token in {server.file}")
+            _say(manager.bus, f"control API at {server.url}{where}; token in {server.file}")
         if external or open_dashboard:
             dashboard = f"{server.url}/?token={api.token}"  # the page keeps it in a cookie from then on
-            printer.line("system", f"dashboard: {dashboard}")
+            _say(manager.bus, f"dashboard: {dashboard}")
             if open_dashboard:
                 import webbrowser
 
                 # the browser's command line, which any local user can read, gets a one-time code, not the token
                 if not await loop.run_in_executor(None, webbrowser.open, server.sign_in_url()):
-                    printer.line("system", "no web browser could be opened here: open the dashboard URL above")
+                    _say(manager.bus, "no web browser could be opened here: open the dashboard URL above")
         waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(manager.failed.wait())]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for task in waiting:
@@ -134,25 +140,38 @@ async def _serve_until(manager: DevManager, printer: Printer, api_port: int, sto
         await server.close()
 
 
-async def watch_external(state_root: Path, printer: Printer) -> None:
+async def watch_external(state_root: Path, printer: Printer, health_interval: float) -> None:
     """`plugindev watch-external`: the monitor alone, its events printed, until SIGINT/SIGTERM."""
     from orchestrator.external.monitor import ExternalMonitor
 
     check_state_root(state_root)
     bus = EventBus()
-    monitor = ExternalMonitor(state_root, bus)
+    monitor = ExternalMonitor(state_root, bus, interval=health_interval)
     printer.show_plugin = True
-    async with _until_signal(printer, bus, None) as stop:
-        printer.line("system", f"watching {monitor.plugins_dir}/*/{DEVINFO} (Ctrl+C stops; plugins keep running)")
+    async with _printed(printer, bus), _until_signal(bus, None) as stop:
+        _say(bus, f"watching {monitor.plugins_dir}/*/{DEVINFO} (Ctrl+C stops; plugins keep running)")
         await monitor.run(stop)
 
 
+def _say(bus: EventBus, message: str) -> None:
+    """plugindev's own message to its user, printed and sent to the API's clients like any event."""
+    bus.publish(SystemMessage(message))
+
+
 @contextlib.asynccontextmanager
-async def _until_signal(printer: Printer, bus: EventBus,
-                        force: Callable[[], None] | None) -> AsyncIterator[asyncio.Event]:
-    """The bus printed while the body runs, and the event SIGINT/SIGTERM set; with `force`, a second signal calls
-    it (a run or a serve ends its processes at once)."""
+async def _printed(printer: Printer, bus: EventBus) -> AsyncIterator[None]:
+    """The bus printed while the body runs, and what is left of it after."""
     printing = Printing(printer, bus)
+    try:
+        yield
+    finally:
+        await printing.close()
+
+
+@contextlib.asynccontextmanager
+async def _until_signal(bus: EventBus, force: Callable[[], None] | None) -> AsyncIterator[asyncio.Event]:
+    """The event SIGINT/SIGTERM set while the body runs; with `force`, a second signal calls it (a run or a serve
+    ends its processes at once)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -161,7 +180,7 @@ async def _until_signal(printer: Printer, bus: EventBus,
             force()
         stop.set()  # first: nothing the printer meets may keep the run from stopping
         if force is not None:
-            printer.line("system", "stopping (press Ctrl+C again to force)")
+            _say(bus, "stopping (press Ctrl+C again to force)")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
@@ -170,4 +189,3 @@ async def _until_signal(printer: Printer, bus: EventBus,
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await printing.close()

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from go_support import attach_client as attach_client  # the support modules' fixtures, for every test
 from go_support import use_sdk_proxy
+from hypothesis import settings
+from process_support import sleeper as sleeper
+from session_support import own_home as own_home
 from vite_support import ViteProcesses, generate_vite_plugin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,6 +24,19 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PLUGINDEV_CACHE_DIR", str(Path.home() / ".cache" / "plugindev-tests"))
 
 use_sdk_proxy()
+
+# A background job of a non-interactive shell (`pytest &` in a script, some CI runners) starts with SIGINT ignored,
+# and every process it starts inherits that: `status --watch` would not end on Ctrl+C, nor a go build stop when
+# asked. The tests that send SIGINT need it at its default, however the suite was started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Property tests (hypothesis): `ci` (the default) is derandomized with a modest number of examples, so a run is
+# reproducible; `PLUGINDEV_HYPOTHESIS_PROFILE=long` runs many more random examples for local hunting.
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, database=None,
+                          print_blob=True)
+settings.register_profile("long", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("PLUGINDEV_HYPOTHESIS_PROFILE", "ci"))
 
 
 def plugindev(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

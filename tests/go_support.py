@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from orchestrator.go.toolchain import find_go
 
 TESTS = Path(__file__).resolve().parent
@@ -93,7 +95,27 @@ def build_fixture(plugin_dir: Path = FIXTURE, package: str = "./pkg") -> Path:
     return binary
 
 
+@pytest.fixture(scope="session")
+def attach_client() -> Path:
+    """The IDE's external-mode attach path as a Go program (go-plugin v1.7 reattach + the SDK's lifecycle and v1
+    resource clients)."""
+    return build_fixture(TESTS / "fixtures" / "attachclient", package=".")
+
+
 def copy_fixture(dest: Path, source: Path = FIXTURE) -> Path:
     """Copy the fixture plugin (sources, plugin.yaml; no build output) to `dest` for tests that edit it."""
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("build", ".*"))
     return dest
+
+
+def checks_answered(checks_file: Path) -> int:
+    """How many gRPC health checks a testplugin started with TESTPLUGIN_CHECKS_FILE=checks_file has answered."""
+    return len(checks_file.read_text().splitlines()) if checks_file.exists() else 0
+
+
+def set_marker(plugin_dir: Path, marker: str) -> None:
+    """Change a copy's BUILD_MARKER (a save that builds and gives a new process)."""
+    main_go = plugin_dir / "pkg" / "main.go"
+    text = main_go.read_text()
+    start = text.index('const BUILD_MARKER = "') + len('const BUILD_MARKER = "')
+    main_go.write_text(text[:start] + marker + text[text.index('"', start):])

@@ -124,6 +124,25 @@ def devinfo(state_root: Path, plugin_id: str) -> dict[str, Any] | None:
     return data
 
 
+def wait_new_devinfo(run: RunHandle, state_root: Path, plugin_id: str, old_pid: int, timeout: float = 60
+                     ) -> dict[str, Any]:
+    """The .devinfo of the process that replaced `old_pid`, once it is written."""
+    def changed(_: RunHandle) -> dict[str, Any] | None:
+        info = devinfo(state_root, plugin_id)
+        return info if info and info["pid"] != old_pid else None
+
+    result: dict[str, Any] = run.wait_for(changed, timeout, f"a .devinfo replacing pid {old_pid}")
+    return result
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `predicate` until it holds; fail after `timeout` seconds, saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.02)
+
+
 def gone(pid: int, timeout: float = 10.0) -> bool:
     """Whether `pid` has exited within `timeout`: a replaced plugin stops just after its successor serves."""
     deadline = time.monotonic() + timeout

@@ -7,9 +7,11 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
+
+import pytest
 
 from orchestrator.authoring.manifest import PluginManifest
 from orchestrator.common.errors import PlugindevError
@@ -21,7 +23,7 @@ from orchestrator.devloop.ui import DevServer, ViteBuildOnChange, ViteDevServer
 from orchestrator.devloop.vite import PortAllocator
 from orchestrator.go.build import BuildResult
 from orchestrator.go.handshake import Handshake, HandshakeError
-from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, BuildError, Event, EventBus
+from orchestrator.model.events import BuildError, Event, EventBus, LogAppended, StatusChanged
 from orchestrator.statefiles.registry import ProcessRegistry
 
 # far above any pid_max: a fake process can never be confused with a real one
@@ -175,10 +177,10 @@ class Harness:
         return json.loads(path.read_text()) if path.exists() else None
 
     def statuses(self) -> list[dict[str, Any]]:
-        return [e.payload for e in self.events if e.name == EVENT_STATUS]
+        return [e.payload.state.to_json() for e in self.events if isinstance(e.payload, StatusChanged)]
 
     def messages(self) -> list[str]:
-        return [entry["message"] for e in self.events if e.name == EVENT_LOG for entry in e.payload]
+        return [e.payload.entry.message for e in self.events if isinstance(e.payload, LogAppended)]
 
     async def advertised(self) -> dict[str, Any]:
         """Once the plugin is advertised: the .devinfo."""
@@ -192,6 +194,13 @@ class Harness:
             while not predicate():
                 await asyncio.sleep(0.002)
         assert predicate(), what
+
+
+@pytest.fixture
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A HOME of the test's own: a session also installs plugin.yaml where the SDK reads it, under $HOME/.omniview.
+    Not for real runs, which get one from run_env (with the user's Go caches, found through HOME)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 @asynccontextmanager
@@ -216,15 +225,15 @@ async def harness(root: Path, *, ui: bool = True, backend: bool = True, go: Fake
             found.append(ViteDevServer(ctx, allocator, make_server=vite.make_server, prepare=_nothing,
                                        node_environ=_no_env, backoff=FAST_BACKOFF))
         if backend:
-            made["backend"] = GoBackend(ctx, plugin, builder=go, launch=go.launch, watch=False,
-                                        health_interval=health_interval, backoff=FAST_BACKOFF)
+            made["backend"] = GoBackend(ctx, plugin, builder=go, launch=go.launch, watch=False, backoff=FAST_BACKOFF)
             found.append(made["backend"])
         return found
 
     bus = EventBus()
     queue = bus.subscribe()
     registry = ProcessRegistry(root)
-    session = PluginSession(plugin_dir, manifest(plugin_id, ui, backend), bus, options or RunOptions(), state_root=root,
+    options = replace(options or RunOptions(), health_interval=health_interval)
+    session = PluginSession(plugin_dir, manifest(plugin_id, ui, backend), bus, options, state_root=root,
                             registry=registry, ports=ports or PortAllocator(), make_parts=parts)
     stop = asyncio.Event()
     task = asyncio.create_task(session.run(stop))

@@ -24,6 +24,7 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,11 +33,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from api_support import ApiClient
 from conftest import REPO, plugindev
+from external_support import Watching, sdk_devinfo, stopped, write
 from go_support import copy_fixture
-from run_support import RunHandle, devinfo, ready, run_env, running
+from process_support import dead_pid
+from run_support import RunHandle, devinfo, ready, run_env, running, wait_new_devinfo
 from session_support import FakePlugin, Harness, harness
-from test_external import Watching, dead_pid, sdk_devinfo, stopped, write
-from test_run import _wait_new_devinfo
 
 from orchestrator.api.handlers import Api
 from orchestrator.api.history import EventHistory
@@ -66,9 +67,11 @@ from orchestrator.model.events import (
     LOG_BUDGET,
     SUBSCRIBER_BOUND,
     SUBSCRIBER_BUDGET,
+    Dropped,
     Event,
     EventBus,
     Level,
+    LogAppended,
     LogEntry,
     Source,
     publish_log,
@@ -78,7 +81,8 @@ from orchestrator.release.install import install_release
 from orchestrator.release.layout import copy_release_tree, staging_folder
 from orchestrator.release.platforms import Platform
 from orchestrator.statefiles.api_file import api_file, running_api
-from orchestrator.statefiles.devinfo import DEVINFO, DevInfo, DevinfoFile, DevinfoRejected, parse_devinfo
+from orchestrator.statefiles.codec import Rejected
+from orchestrator.statefiles.devinfo import DEVINFO, DevInfo, DevinfoFile, decode_devinfo
 from orchestrator.statefiles.registry import PluginLock, ProcessRegistry, reap_leftovers
 from orchestrator.terminal.printer import Printer, Printing
 from orchestrator.web.plugin_context import meta_from_yaml
@@ -324,10 +328,10 @@ def test_a_devinfo_addr_must_be_on_this_machine() -> None:
                ("sock", "unix")]
     for addr, network in refused:
         data = sdk_devinfo(os.getpid(), addr, "p") | ({"network": network} if network else {})
-        with pytest.raises(DevinfoRejected, match=r"^addr .* must be"):
-            parse_devinfo(json.dumps(data).encode(), "p")
+        with pytest.raises(Rejected, match=r"^addr .* must be"):
+            decode_devinfo(json.dumps(data).encode(), "p")
     for addr in ("/tmp/plugin.sock", "127.0.0.1:4000", "localhost:4000", "[::1]:65535"):
-        assert parse_devinfo(json.dumps(sdk_devinfo(os.getpid(), addr, "p")).encode(), "p").addr == addr
+        assert decode_devinfo(json.dumps(sdk_devinfo(os.getpid(), addr, "p")).encode(), "p").addr == addr
 
 
 # =====================================================================================================
@@ -518,9 +522,9 @@ def test_package_checks_source_date_epoch_before_building(tmp_path: Path, value:
 # of an external plugin goes once it is gone; validate scans a module in linear time.
 # =====================================================================================================
 
-def _log_event(index: int, size: int) -> Event:
+def _log_event(index: int, size: int) -> LogAppended:
     message = f"{index} ".ljust(size, "x")
-    return Event(EVENT_LOG, "p", [LogEntry("t", Source.PLUGIN, Level.INFO, message, "p").to_json()])
+    return LogAppended(LogEntry("t", Source.PLUGIN, Level.INFO, message, "p"))
 
 
 def test_a_subscriber_that_falls_behind_is_dropped_with_a_last_event_saying_so() -> None:
@@ -533,7 +537,7 @@ def test_a_subscriber_that_falls_behind_is_dropped_with_a_last_event_saying_so()
         return [stalled.get_nowait() for _ in range(stalled.qsize())]
 
     (last,) = run(scenario())
-    assert last.name == EVENT_DROPPED and "Last-Event-ID" in last.payload["reason"]
+    assert isinstance(last.payload, Dropped) and "Last-Event-ID" in last.payload.reason
 
 
 def test_the_printer_and_the_history_are_caught_up_by_the_publisher_never_dropped() -> None:
@@ -553,7 +557,7 @@ def test_the_printer_and_the_history_are_caught_up_by_the_publisher_never_droppe
     printed, kept, held = run(scenario())
     expected = [f"{index} ".ljust(20, "x") for index in range(SUBSCRIBER_BOUND * 2)]
     assert [line.split("] ", 1)[1] for line in printed.splitlines()] == expected  # every line, in order
-    assert [event.payload[0]["message"] for event in kept] == expected
+    assert [event.payload.entry.message for event in kept if isinstance(event.payload, LogAppended)] == expected
     assert held <= SUBSCRIBER_BOUND
 
 
@@ -674,23 +678,19 @@ def test_kept_logs_are_bounded_in_size_as_well_as_in_entries(tmp_path: Path) -> 
     lines = 300
     script = f"import sys\nfor i in range({lines}): sys.stdout.write(f'{{i}} ' + 'x' * (1 << 20) + '\\n')"
 
-    async def scenario() -> tuple[list[str], list[str], list[str]]:
+    async def scenario() -> tuple[list[str], list[str]]:
         session = PluginSession(tmp_path / "p", PluginManifest("p", "0.1.0", "p", ("settings",)), EventBus(),
                                 RunOptions(), state_root=tmp_path, registry=ProcessRegistry(tmp_path),
                                 ports=PortAllocator(), make_parts=lambda *_: [])
         history = EventHistory(session.bus)
-        monitor = ExternalMonitor(tmp_path, session.bus)
         child = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE)
         assert child.stdout is not None
 
-        def kept(line: str) -> None:  # a plugin's line, as a managed and as an external plugin's log
-            session.log(Source.PLUGIN, Level.INFO, line)
-            monitor.log("e", Level.INFO, line)
-
-        await pump_lines(child.stdout, kept)
+        # a plugin's line, kept by its record (as the session's, so the external monitor's: one class)
+        await pump_lines(child.stdout, partial(session.record.log, Source.PLUGIN, Level.INFO))
         assert await child.wait() == 0
-        return ([entry.message for entry in session.recent_logs()], [entry.message for entry in monitor.logs("e")],
-                [event.payload[0]["message"] for event in history.since(0) if event.plugin_id == "p"])
+        return ([entry.message for entry in session.record.recent_logs()],
+                [event.payload.entry.message for event in history.since(0) if isinstance(event.payload, LogAppended)])
 
     for ring in run(scenario()):
         assert ring and all(message.endswith(" bytes]") and len(message) < MAX_LINE + 64 for message in ring)
@@ -845,15 +845,15 @@ def test_control_characters_a_plugin_prints_are_shown_not_acted_on(monkeypatch: 
     terminal = _Terminal()
     printer = Printer(stream=terminal, show_plugin=True)
     assert printer.colour  # on a terminal plugindev colours its tags, as before
-    entry = LogEntry("2025-01-01T00:00:00Z", Source.PLUGIN, Level.INFO, hostile, "p")
-    printer.handle(Event(EVENT_LOG, "ext\x1b[8m", [entry.to_json()]))  # an external plugin's folder name
+    entry = LogEntry("2025-01-01T00:00:00Z", Source.PLUGIN, Level.INFO, hostile, "ext\x1b[8m")  # a folder's name
+    printer.handle(Event(LogAppended(entry)))
     shown_line = terminal.getvalue()
     assert shown_line[9:] == ("ext\\x1b[8m \x1b[32m[plugin]\x1b[0m \\x1b]0;pwned\\x07\\x1b[2J\\x0dok\\x08\\x08\\x9b31m"
                               "\\x0a12:00:00 [system] forged\n")
     assert shown_line.count("\x1b") == 2 and shown_line.count("\n") == 1  # plugindev's own colour; one line
 
     as_json = io.StringIO()
-    Printer(stream=as_json, as_json=True).handle(Event(EVENT_LOG, "p", [entry.to_json()]))
+    Printer(stream=as_json, as_json=True).handle(Event(LogAppended(entry)))
     assert "\x1b" not in as_json.getvalue() and json.loads(as_json.getvalue())["data"][0]["message"] == hostile
 
     # `plugindev status` shows what a .devinfo says the same way, with its own colour kept
@@ -888,10 +888,10 @@ def test_a_plugin_folder_removed_and_made_again_is_watched_again(tmp_path: Path)
         handle.wait_for(lambda run_handle: gone_lines(run_handle) and failed_builds(run_handle), 20,
                         "the folder reported gone, and the build its removal started failed")
         copy_fixture(tmp_path / "clone").rename(plugin)  # a fresh clone put in place whole: no file event in it
-        second = _wait_new_devinfo(handle, state_root, "testplugin", first["pid"])  # built once it is back
+        second = wait_new_devinfo(handle, state_root, "testplugin", first["pid"])  # built once it is back
         with (plugin / "pkg" / "main.go").open("a") as main_go:  # and the new folder's own edits are seen
             main_go.write("// edited\n")
-        _wait_new_devinfo(handle, state_root, "testplugin", second["pid"])
+        wait_new_devinfo(handle, state_root, "testplugin", second["pid"])
         assert gone_lines(handle) == [f"{plugin.resolve()} is gone: watching for it to come back"]  # once
 
 
@@ -1021,9 +1021,9 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, error: Bas
 
 def said(events: list[Event], level: Level = Level.ERROR, plugin_id: str | None = None) -> list[str]:
     """The manager's lines at `level` among these events (of one plugin, or of none: plugin_id "")."""
-    return [entry["message"] for event in events if event.name == EVENT_LOG
-            and plugin_id in (None, event.plugin_id) for entry in event.payload
-            if entry["source"] == Source.MANAGER and entry["level"] == level]
+    return [event.payload.entry.message for event in events if isinstance(event.payload, LogAppended)
+            and plugin_id in (None, event.plugin_id)
+            and event.payload.entry.source == Source.MANAGER and event.payload.entry.level == level]
 
 
 def drained(queue: asyncio.Queue[Event], into: list[Event]) -> list[Event]:
@@ -1044,7 +1044,7 @@ PART_FAULTS = [  # the part's class, the method made to fail once, its error, th
     pytest.param(GoBackend, "_build", ENOSPC, NO_SPACE, {"ui": False}, "goStatus", id="go-backend"),
     pytest.param(GoBackend, "_watch_health", RuntimeError("boom"), "RuntimeError: boom", {"ui": False}, "goStatus",
                  id="go-health-checks"),
-    pytest.param(ViteDevServer, "_started", RuntimeError("boom"), "RuntimeError: boom", {"backend": False},
+    pytest.param(ViteDevServer, "_start", RuntimeError("boom"), "RuntimeError: boom", {"backend": False},
                  "viteStatus", id="vite-dev-server"),
     pytest.param(ViteBuildOnChange, "_install", ENOSPC, NO_SPACE, {"backend": False, "ui_build": True}, "viteStatus",
                  id="ui-build"),
@@ -1276,7 +1276,7 @@ def test_process_records_that_cannot_be_written_are_said_once_while_the_plugin_s
         record.unlink()
         record.mkdir()  # a folder in the way: every write of the record fails, as on a full disk
         os.kill(first["pid"], signal.SIGKILL)  # the crash makes plugindev record the process it starts instead
-        second = _wait_new_devinfo(handle, state_root, "testplugin", first["pid"])  # served again, all the same
+        second = wait_new_devinfo(handle, state_root, "testplugin", first["pid"])  # served again, all the same
         failure = (f"cannot write {record}: Is a directory; a folder is in the way of that file; move it aside "
                    f"{RETRIED}")
         handle.wait_for(lambda run_handle: run_handle.log_count(lambda entry: entry["message"] == failure), 10,

@@ -11,21 +11,14 @@ from pathlib import Path
 import psutil
 import pytest
 from api_support import ApiClient, SseEvent
-from go_support import copy_fixture
-from run_support import gone, run_env, running
+from go_support import checks_answered, copy_fixture, set_marker
+from run_support import gone, run_env, running, wait_until
 
 from orchestrator.common.process import is_alive
 
 pytestmark = pytest.mark.integration
 
 START = 240.0
-
-
-def _edit_marker(plugin: Path, marker: str) -> None:
-    main_go = plugin / "pkg" / "main.go"
-    text = main_go.read_text()
-    start = text.index('const BUILD_MARKER = "') + len('const BUILD_MARKER = "')
-    main_go.write_text(text[:start] + marker + text[text.index('"', start):])
 
 
 def _ready(state: dict[str, object]) -> bool:
@@ -98,7 +91,7 @@ def test_the_event_stream_shows_a_rebuild_and_resumes_without_loss(tmp_path: Pat
         api = ApiClient.wait_for(state_root)
         api.wait_state("testplugin", _ready, START, "the plugin ready")
         stream = api.stream()
-        _edit_marker(plugin, "stream-1")
+        set_marker(plugin, "stream-1")
         building = stream.next_event(lambda e: e.name == "plugin/devserver/status" and e.data["goStatus"] == "building")
         built = stream.next_event(lambda e: e.name == "plugin/devserver/log" and
                                   e.data[0]["message"].startswith("built in"))
@@ -112,7 +105,7 @@ def test_the_event_stream_shows_a_rebuild_and_resumes_without_loss(tmp_path: Pat
         stream.close()
 
         # events that happen while nobody listens are replayed after the last id the client saw
-        _edit_marker(plugin, "stream-2")
+        set_marker(plugin, "stream-2")
         api.wait_state("testplugin", lambda s: _ready(s) and s["pid"] != ready.data["pid"], 60, "the second build")
         resumed = api.stream(last_event_id=ready.id)
         replayed: list[SseEvent] = []
@@ -155,7 +148,7 @@ def test_ten_plugins_under_one_serve_keep_to_themselves(tmp_path: Path) -> None:
         states = [api.wait_state(f"p{i}", _ready, START, f"p{i} ready") for i in range(10)]
         assert len({s["pid"] for s in states}) == 10
         before = {s["pluginID"]: s["lastBuildTime"] for s in api.get("/api/plugins")}
-        _edit_marker(plugins[3], "only-p3")
+        set_marker(plugins[3], "only-p3")
         api.wait_state("p3", lambda s: _ready(s) and s["lastBuildTime"] != before["p3"], 60, "p3 rebuilt")
         time.sleep(1.0)
         after = {s["pluginID"]: s["lastBuildTime"] for s in api.get("/api/plugins")}
@@ -168,12 +161,15 @@ def test_ten_plugins_under_one_serve_keep_to_themselves(tmp_path: Path) -> None:
 
 def test_a_plugin_run_by_hand_shows_up_as_external(tmp_path: Path, plugin: Path) -> None:
     state_root = tmp_path / "state"
-    env = run_env(state_root)
-    with running([], env, command="serve"):
+    checks = tmp_path / "checks"
+    env = run_env(state_root, TESTPLUGIN_CHECKS_FILE=str(checks))
+    with running(["--health-interval", "0.1"], env, command="serve"):
         api = ApiClient.wait_for(state_root)
         with running([str(plugin)], env) as by_hand:  # another plugindev: to serve, an external plugin
             external = api.wait_state("testplugin", lambda s: s["mode"] == "external" and s["grpcConnected"], START,
                                       "the external plugin attached")
+            # serve checks it every 0.1 s (the run every 5 s): at the default interval, 20 checks take a minute
+            wait_until(lambda: checks_answered(checks) >= 20, 10, "20 health checks answered")
             info = api.get("/api/plugins/testplugin/external")
             assert info["pid"] == external["pid"] and info["pluginId"] == "testplugin"
             assert [s["mode"] for s in api.get("/api/plugins")] == ["external"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import plugindev
+from files_support import tree
 
 from orchestrator.authoring import render
 from orchestrator.authoring.render import FileSpec, apply, plan
@@ -23,10 +24,6 @@ def _one_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
     return lines[0]
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +146,7 @@ def test_a_failed_write_names_its_real_cause_and_leaves_nothing(tmp_path: Path, 
     with pytest.raises(PlugindevError) as caught:
         apply(tmp_path, files, outcomes)
     assert str(caught.value) == f"cannot write {tmp_path / 'a/new.txt'}: {advice}"
-    assert _tree(tmp_path) == {"kept.txt": b"old\n"}  # the staged file is gone, the old content kept
+    assert tree(tmp_path) == {"kept.txt": b"old\n"}  # the staged file is gone, the old content kept
 
 
 def test_scaffold_below_a_file_says_the_file_is_in_the_way(tmp_path: Path) -> None:
@@ -170,20 +167,20 @@ def test_scaffold_into_another_plugins_folder_writes_nothing(tmp_path: Path) -> 
     assert _one_line(result.stderr) == (f"plugindev: error: {other / 'plugin.yaml'} belongs to plugin "
                                         "'other-plugin', not 'hello-plugin'; scaffold into a new directory, pass "
                                         "--id other-plugin, or --force to replace it")
-    assert _tree(other) == {"plugin.yaml": b"id: other-plugin\nversion: 1.0.0\ncapabilities: [ui]\n"}
+    assert tree(other) == {"plugin.yaml": b"id: other-plugin\nversion: 1.0.0\ncapabilities: [ui]\n"}
 
 
 def test_one_conflict_and_no_file_is_written(tmp_path: Path, scaffolded: Path) -> None:
     plugin = _plugin(tmp_path, scaffolded)
     (plugin / "README.md").write_text("mine\n")
     (plugin / "ui/src/entry.ts").unlink()
-    before = _tree(plugin)
+    before = tree(plugin)
     result = plugindev("scaffold", str(plugin), *BASE, "--json")
     assert result.returncode == 1
     files = {f["path"]: f["action"] for f in json.loads(result.stdout)["files"]}
     assert files["README.md"] == "conflict" and files["ui/src/entry.ts"] == "create"
     assert "so nothing was written; re-run with --force" in result.stderr
-    assert _tree(plugin) == before
+    assert tree(plugin) == before
 
 
 @pytest.mark.parametrize(("value", "reason"), [

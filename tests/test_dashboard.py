@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from api_support import ApiClient
 from browser_driver import ENGINES, Browser
-from go_support import copy_fixture
+from go_support import copy_fixture, set_marker
 from run_support import run_env, running
-from web_support import BROKEN_LINE, CHIP_RECORDER, append_go_line, open_page, set_marker
+from web_support import BROKEN_LINE, CHIP_RECORDER, append_go_line, open_page
 
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status
 from orchestrator.statefiles.api_identity import identity_file
@@ -172,7 +172,7 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path, engine: st
 
         # a Go save: building, then ready with a new process
         browser.evaluate(CHIP_RECORDER)
-        set_marker(main_go, "marker-1")
+        set_marker(plugin, "marker-1")
         second_pid = browser.wait(_chip("ready", first_pid), timeout=120)
         shown = [status for _id, status, _t in browser.evaluate("() => window.__chips")]
         assert shown[shown.index("building"):][-1] == "ready", shown
@@ -203,7 +203,7 @@ def test_cards_follow_saves_builds_errors_and_buttons(tmp_path: Path, engine: st
             "idea://open?file={path}&line={line}"
 
         # fixed: ready again, the errors gone
-        set_marker(main_go, "marker-2")
+        set_marker(plugin, "marker-2")
         main_go.write_text(main_go.read_text().replace("func broken() {\n" + BROKEN_LINE + "}\n", ""))
         third_pid = browser.wait(_chip("ready", second_pid), timeout=120)
         assert browser.evaluate(f"() => document.querySelectorAll('{card} [data-testid=build-error]').length") == 0

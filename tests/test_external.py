@@ -12,25 +12,26 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from go_support import build_fixture, copy_fixture
-from run_support import devinfo, ready, run_env, running
+from external_support import Watching, connected, go_time, sdk_devinfo, stopped, write
+from go_support import build_fixture, checks_answered, copy_fixture
+from process_support import dead_pid
+from run_support import devinfo, ready, run_env, running, wait_until
 
 from orchestrator.common.process import is_alive, start_time
 from orchestrator.devloop.plugin_process import PluginProcess
-from orchestrator.external.monitor import ExternalMonitor, external_state
-from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, Event, EventBus
-from orchestrator.model.state import Status
+from orchestrator.model.state import DevState, ExternalFound, ExternalHealth, ExternalRejected, Status, apply_change
+from orchestrator.statefiles.codec import Rejected
 from orchestrator.statefiles.devinfo import (
     DevInfo,
     DevinfoFile,
-    DevinfoRejected,
-    parse_devinfo,
+    decode_devinfo,
     process_gone,
 )
 
@@ -43,96 +44,6 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def go_time(moment: datetime, nanoseconds: int) -> str:
-    """A UTC time as Go's encoding/json writes a time.Time: RFC 3339 with up to nine fraction digits."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanoseconds:09d}".rstrip("0") + "Z"
-
-
-def sdk_devinfo(pid: int, addr: str, plugin_id: str, vite_port: int = 0) -> dict[str, Any]:
-    """What the SDK's WriteDevInfo (v0.5.0) writes: no network, no process start time."""
-    data: dict[str, Any] = {"pid": pid, "protocol": "grpc", "protocolVersion": 1, "addr": addr}
-    if vite_port:
-        data["vitePort"] = vite_port
-    return data | {"pluginId": plugin_id, "version": "0.1.0", "startedAt": go_time(datetime.now(UTC), 123456789)}
-
-
-def write(state_root: Path, plugin_id: str, content: dict[str, Any] | str) -> Path:
-    """Write a .devinfo the way the SDK does (json.MarshalIndent to .tmp, then a rename)."""
-    path = state_root / "plugins" / plugin_id / ".devinfo"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".devinfo.tmp")
-    tmp.write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
-    os.replace(tmp, path)
-    return path
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """A live process that is not a plugin (its PID stands for one whose PID was recycled)."""
-    child = subprocess.Popen(["sleep", "60"])
-    yield child
-    child.kill()
-    child.wait()
-
-
-class Watching:
-    """An ExternalMonitor running on the test's loop, and every event it published with the time it came."""
-
-    def __init__(self, state_root: Path, **options: Any) -> None:
-        bus = EventBus()
-        self.queue = bus.subscribe()
-        self.monitor = ExternalMonitor(state_root, bus, **options)
-        self.events: list[tuple[float, Event]] = []
-        self.stop = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Watching:
-        self.task = asyncio.create_task(self.monitor.run(self.stop))
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        self.stop.set()
-        assert self.task is not None
-        await asyncio.wait_for(self.task, 10)
-
-    def statuses(self, plugin_id: str) -> list[dict[str, Any]]:
-        return [e.payload for _, e in self.events if e.name == EVENT_STATUS and e.plugin_id == plugin_id]
-
-    def messages(self, plugin_id: str) -> list[str]:
-        return [entry["message"] for _, e in self.events if e.name == EVENT_LOG and e.plugin_id == plugin_id
-                for entry in e.payload]
-
-    async def status(self, plugin_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float,
-                     what: str) -> float:
-        """Wait for a status of `plugin_id` (published from now on) that satisfies `predicate`: when it came."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            remaining = deadline - loop.time()
-            try:
-                event = await asyncio.wait_for(self.queue.get(), max(remaining, 0))
-            except TimeoutError:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; logs: "
-                                     f"{self.messages(plugin_id)}; statuses: {self.statuses(plugin_id)}") from None
-            self.events.append((loop.time(), event))
-            if event.name == EVENT_STATUS and event.plugin_id == plugin_id and predicate(event.payload):
-                return loop.time()
-
-
-def connected(status: dict[str, Any]) -> bool:
-    return bool(status["grpcConnected"]) and status["goStatus"] == "ready" and status["mode"] == "external"
-
-
-def stopped(status: dict[str, Any]) -> bool:
-    return status["goStatus"] == "stopped" and not status["grpcConnected"]
-
-
 # --- reading the files (units) -----------------------------------------------------------------------------
 
 def test_a_devinfo_written_by_plugindev_is_read_with_its_network_and_process_identity(tmp_path: Path) -> None:
@@ -140,23 +51,23 @@ def test_a_devinfo_written_by_plugindev_is_read_with_its_network_and_process_ide
     writer.reconcile(DevInfo(pid=4242, protocol="grpc", protocolVersion=1, addr="127.0.0.1:5000", network="tcp",
                              pluginId="my-plugin", version="1.2.3", startedAt="2026-01-02T03:04:05.678Z",
                              processStartTime=1_700_000_000_123, plugindevPid=1, vitePort=15173))
-    info = parse_devinfo(writer.path.read_bytes(), "my-plugin")
-    assert (info.pid, info.network, info.grpc_target, info.vite_port) == (4242, "tcp", "127.0.0.1:5000", 15173)
-    assert (info.process_start_time, info.version, info.protocol_version) == (1_700_000_000_123, "1.2.3", 1)
-    assert info.data["plugindevPid"] == 1  # the file as read, for GetExternalPluginInfo
+    info = decode_devinfo(writer.path.read_bytes(), "my-plugin")
+    assert (info.pid, info.network, info.grpc_target, info.vitePort) == (4242, "tcp", "127.0.0.1:5000", 15173)
+    assert (info.processStartTime, info.version, info.protocolVersion) == (1_700_000_000_123, "1.2.3", 1)
+    assert info.plugindevPid == 1  # the writer, for GetExternalPluginInfo
 
 
 def test_a_devinfo_in_the_sdks_format_derives_the_network_from_the_address() -> None:
-    unix = parse_devinfo(json.dumps(sdk_devinfo(10, "/tmp/plugin123", "p", 15180)).encode(), "p")
-    assert (unix.network, unix.grpc_target, unix.process_start_time) == ("unix", "unix:/tmp/plugin123", None)
-    assert unix.started_at.endswith(".123456789Z") and unix.vite_port == 15180
-    tcp = parse_devinfo(json.dumps(sdk_devinfo(10, "127.0.0.1:42367", "p")).encode(), "p")
-    assert (tcp.network, tcp.grpc_target, tcp.vite_port) == ("tcp", "127.0.0.1:42367", 0)
+    unix = decode_devinfo(json.dumps(sdk_devinfo(10, "/tmp/plugin123", "p", 15180)).encode(), "p")
+    assert (unix.network, unix.grpc_target, unix.processStartTime) == ("unix", "unix:/tmp/plugin123", None)
+    assert unix.startedAt.endswith(".123456789Z") and unix.vitePort == 15180 and unix.plugindevPid is None
+    tcp = decode_devinfo(json.dumps(sdk_devinfo(10, "127.0.0.1:42367", "p")).encode(), "p")
+    assert (tcp.network, tcp.grpc_target, tcp.vitePort) == ("tcp", "127.0.0.1:42367", None)
 
 
 def test_a_hand_written_devinfo_needs_only_pid_addr_and_plugin_id() -> None:
-    info = parse_devinfo(b'{"pid": 7, "addr": "localhost:9000", "pluginId": "p"}', "p")
-    assert (info.network, info.protocol, info.version, info.vite_port) == ("tcp", "grpc", "", 0)
+    info = decode_devinfo(b'{"pid": 7, "addr": "localhost:9000", "pluginId": "p"}', "p")
+    assert (info.network, info.protocol, info.version, info.vitePort) == ("tcp", "grpc", "", None)
 
 
 @pytest.mark.parametrize(("content", "reason"), [
@@ -178,15 +89,15 @@ def test_a_hand_written_devinfo_needs_only_pid_addr_and_plugin_id() -> None:
     ('{"pid": 7, "addr": "/s", "processStartTime": "x", "pluginId": "p"}', "processStartTime must be an integer"),
 ])
 def test_invalid_devinfo_files_are_rejected_with_the_reason(content: str | bytes, reason: str) -> None:
-    with pytest.raises(DevinfoRejected) as caught:
-        parse_devinfo(content.encode() if isinstance(content, str) else content, "p")
+    with pytest.raises(Rejected) as caught:
+        decode_devinfo(content.encode() if isinstance(content, str) else content, "p")
     assert reason in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_a_process_is_gone_when_dead_or_when_its_pid_names_another_process(sleeper: subprocess.Popen[bytes]) -> None:
     def info(pid: int, started: int | None) -> Any:
         data = {"pid": pid, "addr": "/s", "pluginId": "p", "processStartTime": started}
-        return parse_devinfo(json.dumps(data).encode(), "p")
+        return decode_devinfo(json.dumps(data).encode(), "p")
 
     actual = start_time(sleeper.pid)
     assert actual is not None
@@ -197,13 +108,25 @@ def test_a_process_is_gone_when_dead_or_when_its_pid_names_another_process(sleep
     assert process_gone(info(dead_pid(), None)).endswith("is not running")
 
 
-def test_the_state_of_an_external_plugin_follows_its_health_checks() -> None:
-    info = parse_devinfo(json.dumps(sdk_devinfo(10, "/tmp/s", "p", 15180)).encode(), "p")
-    first, good, bad = external_state(info, None), external_state(info, ""), external_state(info, "UNAVAILABLE")
+def test_the_state_of_an_external_plugin_follows_its_file_and_its_health_checks() -> None:
+    info = decode_devinfo(json.dumps(sdk_devinfo(10, "/tmp/s", "p", 15180)).encode(), "p")
+    unknown = DevState(pluginID="p", devPath="", mode="external")  # as the monitor's record of it starts
+    found = ExternalFound(info.backend_process(), 15180)
+    first = apply_change(unknown, found)
+    good, bad = apply_change(first, ExternalHealth("")), apply_change(first, ExternalHealth("UNAVAILABLE"))
     assert (first.goStatus, first.grpcConnected, first.mode, first.devPath) == (Status.STARTING, False, "external", "")
     assert (good.goStatus, good.grpcConnected, good.viteURL) == (Status.READY, True, "http://127.0.0.1:15180")
     assert (bad.goStatus, bad.grpcConnected, bad.lastError) == (Status.ERROR, False, "UNAVAILABLE")
     assert good.process is not None and (good.process.pid, good.process.network) == (10, "unix")
+    assert apply_change(bad, ExternalHealth("")) == good  # serves again
+    # its file written again for the same process: what the checks said stands; a new process starts over
+    rewritten = apply_change(bad, ExternalFound(info.backend_process(), 0, rewritten=True))
+    assert rewritten == replace(bad, vitePort=0, viteURL="")
+    assert apply_change(bad, found) == first
+    # a rejected file shows nothing of the process it named, until a good one comes
+    rejected = apply_change(good, ExternalRejected("pid must be positive"))
+    assert rejected == replace(unknown, goStatus=Status.ERROR, lastError="pid must be positive")
+    assert apply_change(rejected, found) == first
 
 
 # --- the monitor with files and processes, no plugin needed -----------------------------------------------
@@ -417,10 +340,12 @@ def test_a_plugin_that_plugindev_run_restarts_is_reattached_on_its_new_pid(tmp_p
 def test_watch_external_prints_a_line_per_change_and_exits_0_on_sigint(tmp_path: Path, testplugin: Path) -> None:
     state_root = tmp_path / "state"
     sockets = Path(tempfile.mkdtemp(prefix="pdx-"))  # unix socket paths are limited to ~104 bytes
+    checks = tmp_path / "checks"
     plugin = subprocess.Popen([str(testplugin)], env=dict(os.environ, OMNIVIEW="cli-plugin", TESTPLUGIN_ID="cli-plugin",
-                                                            PLUGIN_UNIX_SOCKET_DIR=str(sockets)),
+                                                            PLUGIN_UNIX_SOCKET_DIR=str(sockets),
+                                                            TESTPLUGIN_CHECKS_FILE=str(checks)),
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    watcher = subprocess.Popen([sys.executable, "-m", "orchestrator", "watch-external"],
+    watcher = subprocess.Popen([sys.executable, "-m", "orchestrator", "watch-external", "--health-interval", "0.1"],
                                env=dict(os.environ, OMNIVIEW_STATE_DIR=str(state_root), NO_COLOR="1"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines: list[str] = []
@@ -441,6 +366,8 @@ def test_watch_external_prints_a_line_per_change_and_exits_0_on_sigint(tmp_path:
         path = write(state_root, "cli-plugin", sdk_devinfo(plugin.pid, address, "cli-plugin"))
         assert next_line("[system] found pid").split(" ", 1)[1].startswith("cli-plugin [system] found pid")
         next_line(f"[system] attached to pid {plugin.pid} (unix {address}; no SDK lifecycle service)")
+        # checked every 0.1 s: ten checks would take 50 s at the default interval
+        wait_until(lambda: checks_answered(checks) >= 10, 20, "ten health checks answered")
         path.write_text('{"pid": 0}')
         next_line(f"[error] {path} rejected: pid must be a positive integer, got 0")
         path.unlink()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import plugindev
+from files_support import tree
 from node_fixtures import EXPECTED, write_packages
 
 LOCK = "shims/shims.lock.json"
@@ -139,10 +140,6 @@ def test_stale_shims_are_removed_and_other_files_kept(tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "shims").iterdir()) == ["notes.txt", "react.mjs", "shims.lock.json"]
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -155,7 +152,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 def test_bad_input_is_one_line_and_leaves_shims_alone(tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "pkg"
     assert plugindev("gen-shims", "--out", str(out)).returncode == 0
-    before = _tree(out)
+    before = tree(out)
     (tmp_path / "bad.yaml").write_text("packages:\n  - react\n  - [oops\n")
     (tmp_path / "empty.yaml").write_text("packages: []\n")
     paths = {"bad": tmp_path / "bad.yaml", "empty": tmp_path / "empty.yaml", "tmp": tmp_path}
@@ -163,7 +160,7 @@ def test_bad_input_is_one_line_and_leaves_shims_alone(tmp_path: Path, args: list
     assert result.returncode == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    assert _tree(out) == before
+    assert tree(out) == before
 
 
 @pytest.mark.integration
@@ -178,13 +175,13 @@ def test_npm_failures_are_one_line_and_leave_shims_alone(tmp_path: Path, env_ext
                                                          message: str) -> None:
     out = tmp_path / "pkg"
     assert plugindev("gen-shims", "--out", str(out)).returncode == 0
-    before = _tree(out)
+    before = tree(out)
     env = {**os.environ, **env_extra, "npm_config_fetch_retries": "0", "npm_config_cache": str(tmp_path / "npm")}
     result = plugindev("gen-shims", "--out", str(out), "--add", add, env=env)
     assert result.returncode == 1
     assert message in result.stderr and add in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert _tree(out) == before
+    assert tree(out) == before
 
 
 @pytest.mark.integration

@@ -13,7 +13,6 @@ import asyncio
 import errno
 import json
 import os
-import re
 import subprocess
 import threading
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from go_support import build_fixture, copy_fixture
-from run_support import RunHandle, devinfo, gone, ready, run_env, running
+from go_support import build_fixture, copy_fixture, set_marker
+from run_support import RunHandle, devinfo, gone, ready, run_env, running, wait_new_devinfo
 from session_support import harness
 from watchfiles import Change, watch
 
@@ -39,13 +38,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 START = 240.0  # a cold Go cache builds the SDK and its dependencies first
 RESTORED = ".devinfo was removed by another program; written again"
 SHUT_DOWN = "was shut down by a client"
-
-
-@pytest.fixture
-def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # in-process sessions install plugin.yaml where the SDK reads it, under $HOME/.omniview; not for real runs,
-    # which get a HOME of their own and the user's Go caches (found through HOME)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def run(scenario: Coroutine[Any, Any, None]) -> None:
@@ -126,11 +118,6 @@ class IdeLikeWatcher:
         with self._lock:
             target = self._checks + count
             assert self._lock.wait_for(lambda: self._checks >= target, timeout=10 + count * self.interval)
-
-
-def _edit_marker(plugin: Path, marker: str) -> None:
-    main_go = plugin / "pkg" / "main.go"
-    main_go.write_text(re.sub(r'BUILD_MARKER = "[^"]*"', f'BUILD_MARKER = "{marker}"', main_go.read_text()))
 
 
 def _lines_with(run: RunHandle, text: str) -> list[dict[str, Any]]:
@@ -247,15 +234,6 @@ exec cp "{binary}" "$out"
 """
 
 
-def _new_devinfo(run: RunHandle, state_root: Path, plugin_id: str, old_pid: int) -> dict[str, Any]:
-    def changed(_: RunHandle) -> dict[str, Any] | None:
-        info = devinfo(state_root, plugin_id)
-        return info if info and info["pid"] != old_pid else None
-
-    result: dict[str, Any] = run.wait_for(changed, 30, f"a .devinfo replacing pid {old_pid}")
-    return result
-
-
 @pytest.mark.integration
 def test_an_ide_like_watcher_never_loses_the_devinfo_over_many_swaps(testplugin: Path, tmp_path: Path) -> None:
     state_root = tmp_path / "state"
@@ -281,20 +259,14 @@ def test_an_ide_like_watcher_never_loses_the_devinfo_over_many_swaps(testplugin:
         with ide.watching():
             for swap in range(SWAPS):
                 # each save comes once the IDE read the last swap's file, while the process it replaced serves on
-                _edit_marker(testplugin, f"swap-{swap}")
+                set_marker(testplugin, f"swap-{swap}")
                 if swap:
                     swap_done(swap - 1, pids[-2], pids)
-                pids.append(_new_devinfo(run, state_root, "testplugin", pids[-1])["pid"])
+                pids.append(wait_new_devinfo(run, state_root, "testplugin", pids[-1], 30)["pid"])
                 ide.wait_read(pids[-1])
             swap_done(SWAPS - 1, pids[-2], pids)
     assert len(set(pids)) == SWAPS + 1
     assert _lines_with(run, RESTORED) == []
-
-
-@pytest.fixture(scope="module")
-def attach_client() -> Path:
-    """The IDE's attach path (go-plugin v1.7 reattach + the SDK's lifecycle client), as tests/test_real_sdk.py."""
-    return build_fixture(FIXTURES / "attachclient", package=".")
 
 
 def _attach(client: Path, info_file: Path, *extra: str) -> None:
@@ -321,7 +293,7 @@ def test_an_ide_client_that_disconnects_or_shuts_the_plugin_down_is_a_system_lin
 
         _attach(attach_client, info_file, "-close")  # go-plugin's Close(): Shutdown, the plugin exits 0
         shut = run.wait_for(lambda r: _lines_with(r, SHUT_DOWN), 20, "the shutdown said")
-        again = _new_devinfo(run, state_root, "tcpplugin", first["pid"])
+        again = wait_new_devinfo(run, state_root, "tcpplugin", first["pid"], 30)
         assert is_alive(again["pid"]) and not is_alive(first["pid"])
         assert len(shut) == 1 and _is_system_line(shut[0])
         assert shut[0]["message"] == (f"plugin pid {first['pid']} was shut down by a client (go-plugin's "

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import plugindev
 
-from orchestrator.link.install_errors import condense, install_failure
+from orchestrator.common.install_errors import install_failure
+from orchestrator.link.package_managers import MANAGERS
 from orchestrator.link.peers import PeerConflict, peer_conflicts, satisfies
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "uis"
@@ -102,7 +103,7 @@ def test_condense_finds_code_package_and_first_message(manager: str, output: str
                                                        detail: str) -> None:
     dependencies = {"@omniviewdev/runtime": "workspace:*", "@omniviewdev/vite-plugin": "workspace:*",
                     "react": "19.2.4"}
-    error = condense(manager, output, dependencies)
+    error = MANAGERS[manager].condense(output, dependencies)
     assert (error.code, error.package) == (code, package)
     assert error.detail.startswith(detail), error.detail
 
@@ -121,8 +122,8 @@ def test_condense_finds_code_package_and_first_message(manager: str, output: str
 def test_install_failure_is_one_line_with_what_to_do_and_where_the_output_is(manager: str, output: str,
                                                                             hint: str) -> None:
     log = Path("/plugin/ui/.plugindev/install.log")
-    message = str(install_failure(manager, f"{manager} install for /plugin/ui", output,
-                                  dependencies={"@omniviewdev/runtime": "workspace:*"}, log=log))
+    error = MANAGERS[manager].condense(output, {"@omniviewdev/runtime": "workspace:*"})
+    message = str(install_failure(error, f"{manager} install for /plugin/ui", log=log))
     assert "\n" not in message
     assert hint in message
     assert f"full output: {log}" in message and "-v" in message
@@ -130,7 +131,7 @@ def test_install_failure_is_one_line_with_what_to_do_and_where_the_output_is(man
 
 
 def test_output_without_any_known_line_still_gives_its_last_line() -> None:
-    error = condense("pnpm", "something odd\nKilled\n")
+    error = MANAGERS["pnpm"].condense("something odd\nKilled\n", {})
     assert (error.code, error.detail) == ("error", "Killed")
 
 

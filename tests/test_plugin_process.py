@@ -241,6 +241,7 @@ def test_crash_before_handshake(binary: Path, spawned: Spawned) -> None:
 def test_exit_on_its_own(binary: Path, spawned: Spawned) -> None:
     async def scenario() -> None:
         plugin = await start(binary, spawned, "exitafter")
+        assert await plugin.check_health() is True  # it exits 300 ms after its first answered check
         assert await asyncio.wait_for(plugin.wait(), 10) == 3
         assert plugin.returncode == 3
         assert await plugin.stop() == 3  # still needed: readers, channel and socket folder

@@ -18,7 +18,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from conftest import plugindev
@@ -59,6 +61,26 @@ def committed_copy(shape: str, tmp_path: Path) -> Path:
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fixture"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
     return repo
+
+
+class Linked(NamedTuple):
+    repo: Path  # the committed copy
+    link: subprocess.CompletedProcess[str]  # `plugindev link` of its plugin
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Linked]:
+    """A shape's committed copy, linked once for the module: an install is npm's minutes, and the tests that share
+    it change no tracked file (what Vite builds is untracked)."""
+    done: dict[str, Linked] = {}
+
+    def link(shape: str) -> Linked:
+        if shape not in done:
+            repo = committed_copy(shape, tmp_path_factory.mktemp(shape))
+            done[shape] = Linked(repo, plugindev("link", str(repo / SHAPES[shape])))
+        return done[shape]
+
+    return link
 
 
 def assert_link_warnings(shape: str, stderr: str) -> None:
@@ -135,12 +157,10 @@ def shared_named_imports(src: Path, shared: set[str]) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_link_serve_build_and_no_tracked_file_changes(shape: str, tmp_path: Path,
+def test_link_serve_build_and_no_tracked_file_changes(shape: str, linked: Callable[[str], Linked],
                                                       vite_processes: ViteProcesses) -> None:
-    repo = committed_copy(shape, tmp_path)
-    plugin = repo / SHAPES[shape]
-    ui = plugin / "ui"
-    link = plugindev("link", str(plugin))
+    repo, link = linked(shape)
+    ui = repo / SHAPES[shape] / "ui"
     assert link.returncode == 0, link.stderr
     assert_link_warnings(shape, link.stderr)
     assert_tracked_files_unchanged(shape, repo)
@@ -180,18 +200,17 @@ def test_pnpm_and_yarn_install_a_host_pinned_peer_conflict_with_the_same_one_war
     assert_link_warnings(PEER_CONFLICT, link.stderr)
 
 
-def test_tsc_accepts_code_importing_the_host_packages(tmp_path: Path) -> None:
-    repo = committed_copy("pnpm-workspace", tmp_path)
+def test_tsc_accepts_code_importing_the_host_packages(linked: Callable[[str], Linked]) -> None:
+    repo, link = linked("pnpm-workspace")
     ui = repo / SHAPES["pnpm-workspace"] / "ui"
-    assert plugindev("link", str(ui.parent)).returncode == 0
+    assert link.returncode == 0, link.stderr
     tsc = subprocess.run([str(ui / "node_modules/.bin/tsc"), "--noEmit", "-p", "."], cwd=ui, capture_output=True,
                          text=True, timeout=300)
     assert tsc.returncode == 0, tsc.stdout + tsc.stderr
 
 
-def test_pnpm_is_pinned_and_the_lockfile_versions_are_kept(tmp_path: Path) -> None:
-    repo = committed_copy("pnpm-standalone", tmp_path)
-    link = plugindev("link", str(repo))
+def test_pnpm_is_pinned_and_the_lockfile_versions_are_kept(linked: Callable[[str], Linked]) -> None:
+    repo, link = linked("pnpm-standalone")
     assert link.returncode == 0, link.stderr
     assert "pnpm@9.15.9" in link.stdout  # lockfileVersion '9.0' -> pnpm 9, not the registry's latest
     query = json.loads((repo / "ui/node_modules/@tanstack/react-query/package.json").read_text())
@@ -201,9 +220,9 @@ def test_pnpm_is_pinned_and_the_lockfile_versions_are_kept(tmp_path: Path) -> No
     assert_tracked_files_unchanged("pnpm-standalone", repo)
 
 
-def test_undeclared_shared_subpaths_come_at_the_host_version(tmp_path: Path) -> None:
-    repo = committed_copy("undeclared-subpaths", tmp_path)
-    assert plugindev("link", str(repo)).returncode == 0
+def test_undeclared_shared_subpaths_come_at_the_host_version(linked: Callable[[str], Linked]) -> None:
+    repo, link = linked("undeclared-subpaths")
+    assert link.returncode == 0, link.stderr
     manifest = json.loads((repo / "ui/.plugindev/deps/package.json").read_text())
     assert manifest["dependencies"]["@mui/material"] == "7.3.8"
     assert manifest["dependencies"]["@mui/icons-material"] == "7.3.8"

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from go_support import build_fixture
-from run_support import RunHandle, devinfo, environ, ready, run_env, running
+from run_support import RunHandle, devinfo, environ, ready, run_env, running, wait_new_devinfo
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
 from orchestrator.common.process import is_alive
@@ -23,13 +22,7 @@ pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 START = 240.0  # a cold Go cache builds the SDK and its dependencies first
-
-
-@pytest.fixture(scope="session")
-def attach_client() -> Path:
-    """The IDE's external-mode attach path as a Go program (go-plugin v1.7 + the SDK's lifecycle and v1
-    resource clients)."""
-    return build_fixture(FIXTURES / "attachclient", package=".")
+HEALTH_INTERVAL = 0.1  # --health-interval: many rounds of plugindev's health check in a moment
 
 
 def _attach(client: Path, info_file: Path, *, close: bool = False, resource: str = "") -> dict[str, Any]:
@@ -45,15 +38,6 @@ def _plugin_errors(run: RunHandle) -> list[str]:
     """What the plugin itself logged at error level (hclog's `[ERROR]`, or an error-level entry)."""
     return [e["message"] for e in run.logs() if e["source"] == "plugin" and
             (e["level"] == "error" or "[ERROR]" in e["message"])]
-
-
-def _wait_new_devinfo(run: RunHandle, state_root: Path, plugin_id: str, old_pid: int) -> dict[str, Any]:
-    def changed(_: RunHandle) -> dict[str, Any] | None:
-        info = devinfo(state_root, plugin_id)
-        return info if info and info["pid"] != old_pid else None
-
-    result: dict[str, Any] = run.wait_for(changed, 60, f"a .devinfo replacing pid {old_pid}")
-    return result
 
 
 def _backend_capabilities(plugin: Path) -> list[str]:
@@ -93,7 +77,7 @@ def test_scaffolded_resource_plugin_serves_the_ides_attach_path_over_a_unix_sock
         assert closed["closed"] is True
         run.wait_for(lambda r: r.log_count(lambda e: "was shut down by a client" in e["message"]), 20,
                      "the exit reported")
-        again = _wait_new_devinfo(run, state_root, "res-plugin", info["pid"])
+        again = wait_new_devinfo(run, state_root, "res-plugin", info["pid"])
         assert not is_alive(info["pid"]) and is_alive(again["pid"])
         assert _attach(attach_client, info_file)["health"] == "SERVING_STATUS_SERVING"
 
@@ -128,7 +112,7 @@ def test_an_sdk_plugin_on_tcp_is_attached_closed_and_restarted(tmp_path: Path, a
         info_file = state_root / "plugins/tcpplugin/.devinfo"
         report = _attach(attach_client, info_file, close=True)
         assert report["health"] == "SERVING_STATUS_SERVING" and report["capabilities"] == ["settings"]
-        again = _wait_new_devinfo(run, state_root, "tcpplugin", info["pid"])
+        again = wait_new_devinfo(run, state_root, "tcpplugin", info["pid"])
         assert again["network"] == "tcp" and again["addr"] != info["addr"]
         assert _attach(attach_client, info_file)["health"] == "SERVING_STATUS_SERVING"
 
@@ -147,7 +131,7 @@ def test_plugin_yaml_edits_restart_the_plugin_and_a_bad_edit_keeps_it_serving(tm
         first = run.wait_for(lambda _: devinfo(state_root, "yaml-plugin"), 10, ".devinfo")
 
         manifest.write_text(good.replace("version: 0.1.0", "version: 0.2.0"))
-        second = _wait_new_devinfo(run, state_root, "yaml-plugin", first["pid"])
+        second = wait_new_devinfo(run, state_root, "yaml-plugin", first["pid"])
         assert second["version"] == "0.2.0" and _attach(attach_client, info_file)["version"] == "0.2.0"
         assert (Path(env["HOME"]) / ".omniview/plugins/yaml-plugin/plugin.yaml").read_text() == manifest.read_text()
 
@@ -163,16 +147,16 @@ def test_plugin_yaml_edits_restart_the_plugin_and_a_bad_edit_keeps_it_serving(tm
         assert (state_root / "plugins/yaml-plugin/plugin.yaml").read_text() != manifest.read_text()
 
         manifest.write_text(good)
-        _wait_new_devinfo(run, state_root, "yaml-plugin", second["pid"])
+        wait_new_devinfo(run, state_root, "yaml-plugin", second["pid"])
         run.wait_status(ready, 30, "ready again", after=len(run.statuses()) - 1)
 
 
 def test_a_start_and_stop_print_no_error_lines(tmp_path: Path) -> None:
     plugin = tmp_path / "work" / "quiet-plugin"
     scaffold(plugin, ScaffoldOptions("quiet-plugin", "Quiet", "", "backend").checked())
-    with running([str(plugin)], run_env(tmp_path / "state")) as run:
+    with running([str(plugin), "--health-interval", str(HEALTH_INTERVAL)], run_env(tmp_path / "state")) as run:
         run.wait_status(ready, START, "the plugin ready")
-        time.sleep(6)  # one health check round
+        time.sleep(10 * HEALTH_INTERVAL)  # rounds of health checks
         assert run.interrupt() == 0
     assert _plugin_errors(run) == []
     assert [e for e in run.logs() if e["level"] == "error"] == []
@@ -210,13 +194,13 @@ def test_no_go_serves_only_the_ui_of_a_full_plugin(tmp_path: Path) -> None:
 def test_an_sdk_that_logs_every_rpc_does_not_fill_the_terminal(tmp_path: Path) -> None:
     plugin = tmp_path / "sdk-old"
     shutil.copytree(FIXTURES / "sdk011plugin", plugin)  # SDK v0.1.1 logs `[RPC] <method>` for every call
-    with running([str(plugin)], run_env(tmp_path / "state")) as run:
+    with running([str(plugin), "--health-interval", str(HEALTH_INTERVAL)], run_env(tmp_path / "state")) as run:
         run.wait_status(ready, START, "the plugin ready")
-        time.sleep(11)  # two rounds of plugindev's health check, one every 5 s
+        time.sleep(10 * HEALTH_INTERVAL)  # rounds of plugindev's health check
         assert run.interrupt() == 0
     messages = [e["message"] for e in run.logs() if e["source"] == "plugin"]
     shown = [m for m in messages if "[RPC] /grpc.health.v1.Health/Check" in m]
     folded = sum(int(m.split()[4]) for m in messages if m.startswith("(the line above came "))
-    # at least three checks were served (one at the start, then every 5 s); the first may come before the
+    # at least three checks were served (one at the start, then every 0.1 s); the first may come before the
     # stdio stream's `[STREAM] opened` line, so at most two are shown and the rest are counted
     assert len(shown) <= 2 and len(shown) + folded >= 3, messages

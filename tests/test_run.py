@@ -12,12 +12,11 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 from api_support import ApiClient
-from go_support import copy_fixture
+from go_support import checks_answered, copy_fixture, set_marker
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from run_support import (
     RunHandle,
@@ -29,6 +28,7 @@ from run_support import (
     recorded_groups,
     run_env,
     running,
+    wait_new_devinfo,
 )
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parent.parent
 START = 120.0  # first start may install npm packages and build Go from a cold cache
+HEALTH_INTERVAL = "0.1"  # --health-interval: a plugin's health is checked often, so a failing check shows at once
 
 
 @pytest.fixture
@@ -59,23 +60,6 @@ def _health(address: str, network: str) -> int:
         stub = health_pb2_grpc.HealthStub(channel)
         response = stub.Check(health_pb2.HealthCheckRequest(service="plugin"), timeout=5)
         return int(response.status)
-
-
-def _edit_marker(plugin: Path, marker: str) -> None:
-    main_go = plugin / "pkg" / "main.go"
-    text = main_go.read_text()
-    start = text.index('const BUILD_MARKER = "') + len('const BUILD_MARKER = "')
-    main_go.write_text(text[:start] + marker + text[text.index('"', start):])
-
-
-def _wait_new_devinfo(run: RunHandle, state_root: Path, plugin_id: str, old_pid: int, timeout: float = 60
-                      ) -> dict[str, Any]:
-    def changed(_: RunHandle) -> dict[str, Any] | None:
-        info = devinfo(state_root, plugin_id)
-        return info if info and info["pid"] != old_pid else None
-
-    result: dict[str, Any] = run.wait_for(changed, timeout, f"a new .devinfo replacing pid {old_pid}")
-    return result
 
 
 def _builds(run: RunHandle) -> int:
@@ -108,8 +92,8 @@ def test_go_edit_restarts_and_a_broken_build_keeps_the_old_process(testplugin: P
         run.wait_status(ready, START, "the plugin ready")
         first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
 
-        _edit_marker(testplugin, "marker-1")
-        second = _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        set_marker(testplugin, "marker-1")
+        second = wait_new_devinfo(run, state_root, "testplugin", first["pid"])
         assert gone(first["pid"])  # the old one stops once the new one serves
         assert _health(second["addr"], second["network"]) == health_pb2.HealthCheckResponse.SERVING
 
@@ -130,7 +114,7 @@ def test_go_edit_restarts_and_a_broken_build_keeps_the_old_process(testplugin: P
         assert _health(second["addr"], second["network"]) == health_pb2.HealthCheckResponse.SERVING
 
         main_go.write_text(good)
-        third = _wait_new_devinfo(run, state_root, "testplugin", second["pid"])
+        third = wait_new_devinfo(run, state_root, "testplugin", second["pid"])
         run.wait_status(ready, 10, "ready again", after=marker)
         assert gone(second["pid"]) and is_alive(third["pid"])
 
@@ -142,9 +126,9 @@ def test_a_burst_of_saves_builds_once(testplugin: Path, state_root: Path) -> Non
         first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
         builds = _builds(run)
         for i in range(20):
-            _edit_marker(testplugin, f"burst-{i}")
+            set_marker(testplugin, f"burst-{i}")
             time.sleep(0.045)
-        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        wait_new_devinfo(run, state_root, "testplugin", first["pid"])
         time.sleep(1.5)  # room for a (wrong) second build to show up
         timeline = [f"{e['timestamp'][11:23]} {e['message']}" for e in run.logs()
                     if e["source"] in ("go-watch", "go-build")]
@@ -180,11 +164,11 @@ def test_a_save_during_a_slow_build_cancels_it_and_builds_once_more(testplugin: 
         run.wait_status(ready, START, "the plugin ready")
         first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
         builds = _builds(run)
-        _edit_marker(testplugin, "slow-1")
-        run.wait_for(lambda r: _builds(r) == builds + 1, 10, "the build to start")
-        time.sleep(0.5)  # inside the slow build
-        _edit_marker(testplugin, "slow-2")
-        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        set_marker(testplugin, "slow-1")
+        # inside the slow build: the second go to start is in its 1.5 s wait
+        run.wait_for(lambda _: log.read_text().count("start ") == 2, 10, "the slow build under way")
+        set_marker(testplugin, "slow-2")
+        wait_new_devinfo(run, state_root, "testplugin", first["pid"])
         time.sleep(1.0)
         assert _builds(run) == builds + 2
         assert run.log_count(lambda e: "cancelled it" in e["message"]) == 1
@@ -203,20 +187,25 @@ def test_with_the_default_quiet_period_a_burst_ends_in_one_finished_build_after_
         first = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
         finished = run.log_count(lambda e: e["message"].startswith("built in"))
         for i in range(20):
-            _edit_marker(testplugin, f"burst-{i}")
+            set_marker(testplugin, f"burst-{i}")
             time.sleep(0.045)
-        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        wait_new_devinfo(run, state_root, "testplugin", first["pid"])
         time.sleep(1.5)  # room for a (wrong) second finished build to show up
         assert run.log_count(lambda e: e["message"].startswith("built in")) == finished + 1
     assert "OVERLAP" not in log.read_text().splitlines()
     assert "burst-19" in (state_root / "plugins/testplugin/bin/plugin").read_bytes().decode(errors="replace")
 
 
-def test_flooding_plugin_stays_healthy_and_its_output_arrives(testplugin: Path, state_root: Path) -> None:
-    with running([str(testplugin)], run_env(state_root, TESTPLUGIN_MODE="flood")) as run:
+def test_flooding_plugin_stays_healthy_and_its_output_arrives(testplugin: Path, state_root: Path,
+                                                              tmp_path: Path) -> None:
+    checks = tmp_path / "checks"
+    with running([str(testplugin), "--health-interval", HEALTH_INTERVAL],
+                 run_env(state_root, TESTPLUGIN_MODE="flood", TESTPLUGIN_CHECKS_FILE=str(checks))) as run:
         run.wait_status(ready, START, "the plugin ready")
         info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
-        time.sleep(3)
+        # flooded for a while, and plugindev checked its health again and again meanwhile (ten checks are 50 s
+        # at the default interval: --health-interval reached the backend)
+        run.wait_for(lambda _: checks_answered(checks) >= 10, 30, "ten health checks answered during the flood")
         for _ in range(3):
             assert _health(info["addr"], info["network"]) == health_pb2.HealthCheckResponse.SERVING
         assert run.log_count(lambda e: e["source"] == "plugin" and "xxxxxxxxxx" in e["message"]) > 1000
@@ -239,8 +228,7 @@ def test_plugin_that_never_handshakes_times_out_and_leaves_nothing(testplugin: P
         failed = run.wait_status(lambda s: s["goStatus"] == "error", START, "the handshake timeout")
         assert "did not start" in failed["lastError"] and "handshake" in failed["lastError"]
         binary = str(state_root / "plugins/testplugin/bin/plugin")
-        time.sleep(0.5)
-        assert processes(exe=binary) == []
+        run.wait_for(lambda _: processes(exe=binary) == [], 10, "the plugin process ended")
         assert devinfo(state_root, "testplugin") is None
 
 
@@ -353,7 +341,7 @@ def test_a_new_directory_is_watched_too(testplugin: Path, state_root: Path) -> N
         builds = _builds(run)
         extra = testplugin / "pkg" / "helpers"
         extra.mkdir()
-        time.sleep(0.3)  # the watcher learns of the new folder
+        run.wait_for(lambda r: _builds(r) == builds + 1, 20, "a build for the new folder (now watched too)")
         run.wait_status(ready, 30, "ready after the new folder's build", after=len(run.statuses()) - 1)
         builds = _builds(run)
         (extra / "helpers.go").write_text("package helpers\n\nconst Answer = 42\n")
@@ -374,7 +362,7 @@ def test_renaming_pkg_away_and_back_rebuilds_each_time(testplugin: Path, state_r
                                after=len(run.statuses()) - 1)
         assert "pkg/main.go" in gone["lastError"] and is_alive(first["pid"])  # the old one keeps serving
         (testplugin / "pkg.away").rename(testplugin / "pkg")
-        _wait_new_devinfo(run, state_root, "testplugin", first["pid"])
+        wait_new_devinfo(run, state_root, "testplugin", first["pid"])
         run.wait_status(ready, 30, "ready again", after=len(run.statuses()) - 1)
 
 
@@ -435,7 +423,7 @@ def test_several_plugins_at_once_keep_to_themselves(tmp_path: Path, state_root: 
         for i in range(5):
             main_go.write_text(main_go.read_text() + f"\n// save {i}\n")
             time.sleep(0.03)
-        _wait_new_devinfo(run, state_root, "alpha", infos["alpha"]["pid"])
+        wait_new_devinfo(run, state_root, "alpha", infos["alpha"]["pid"])
         time.sleep(1.0)
         assert builds(run, "alpha") == before["alpha"] + 1
         assert builds(run, "beta") == before["beta"]
@@ -447,7 +435,8 @@ def test_ctrl_c_during_a_slow_start_does_not_wait_for_the_handshake(testplugin: 
     env = run_env(state_root, TESTPLUGIN_MODE="nohandshake")
     with running([str(testplugin), "--handshake-timeout", "60"], env) as run:
         run.wait_status(lambda s: s["goStatus"] == "starting", START, "the plugin starting")
-        time.sleep(0.5)
+        run.wait_for(lambda r: r.log_count(lambda e: "mode=nohandshake" in e["message"]), 10,
+                     "the plugin up, waiting before its handshake")
         begun = time.monotonic()
         assert run.interrupt(timeout=20) == 0
         assert time.monotonic() - begun < 10
@@ -507,7 +496,7 @@ def test_a_second_run_of_the_same_plugin_is_refused_and_leaves_the_first_alone(t
 
 
 def test_a_stopped_plugin_is_unadvertised_and_comes_back_on_sigcont(testplugin: Path, state_root: Path) -> None:
-    with running([str(testplugin)], run_env(state_root)) as run:
+    with running([str(testplugin), "--health-interval", HEALTH_INTERVAL], run_env(state_root)) as run:
         run.wait_status(ready, START, "the plugin ready")
         info = run.wait_for(lambda _: devinfo(state_root, "testplugin"), 10, ".devinfo")
         os.kill(info["pid"], signal.SIGSTOP)

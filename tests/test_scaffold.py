@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import plugindev
+from files_support import tree
 
 from orchestrator.authoring.validate import validate_plugin
 
@@ -23,10 +24,6 @@ def _scaffold(target: Path, *extra: str) -> tuple[int, dict[str, str], str]:
     result = plugindev("scaffold", str(target), *BASE, "--json", *extra)
     files = {f["path"]: f["action"] for f in json.loads(result.stdout)["files"]} if result.stdout else {}
     return result.returncode, files, result.stderr
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize(
@@ -159,7 +156,7 @@ def test_non_empty_directory_that_is_not_a_plugin_is_refused(tmp_path: Path) -> 
     (target / "notes.txt").write_text("keep me\n")
     code, _, stderr = _scaffold(target)
     assert code == 1 and "is not empty and holds no plugin.yaml" in stderr
-    assert _tree(target) == {"notes.txt": b"keep me\n"}
+    assert tree(target) == {"notes.txt": b"keep me\n"}
 
 
 def test_unwritable_target_is_refused(tmp_path: Path) -> None:

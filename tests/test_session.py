@@ -6,6 +6,7 @@ Each row of the transition table is one test; each runs in well under a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 from collections.abc import Callable, Coroutine
@@ -21,11 +22,7 @@ from orchestrator.devloop.context import RunOptions
 from orchestrator.devloop.vite import PortAllocator
 from orchestrator.model.state import HEALTH_LOST
 
-
-@pytest.fixture(autouse=True)
-def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # plugin.yaml is also installed where the SDK reads it, under $HOME/.omniview
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("own_home")
 
 
 def run(scenario: Coroutine[Any, Any, None]) -> None:
@@ -96,7 +93,8 @@ def test_a_vite_that_cannot_start_at_all_ends_the_session_with_its_message(tmp_p
     async def scenario() -> None:
         with pytest.raises(ExceptionGroup) as raised:
             async with harness(tmp_path, vite=FakeVite(fail=True)) as h:
-                await h.until(lambda: False, "never", timeout=1)
+                await h.until(lambda: any(s["viteStatus"] == "stopped" for s in h.statuses()),
+                              "the session ended by itself", timeout=5)
         assert "before it was ready" in str(raised.value.exceptions[0])
 
     run(scenario())
@@ -192,9 +190,12 @@ def test_a_change_during_vite_build_ends_the_builds_whole_group(tmp_path: Path) 
             await h.until(lambda: children.exists(), "the first build's child", timeout=10)
             first = int(children.read_text().split()[0])
             assert is_alive(first)
-            await asyncio.sleep(0.3)  # the watcher is up
-            (ui / "src" / "App.tsx").write_text("export {}\n")
-            await h.until(lambda: len(children.read_text().split()) == 2, "the second build", timeout=10)
+            # the watcher starts beside the first build, unseen: save until a save is seen (each is a change)
+            async with asyncio.timeout(10):
+                while len(children.read_text().split()) < 2:
+                    (ui / "src" / "App.tsx").write_text("export {}\n")
+                    with contextlib.suppress(TimeoutError):
+                        await h.until(lambda: len(children.read_text().split()) == 2, "the second build", 0.5)
             assert "UI changed during the build: building again" in h.messages()
             assert not is_alive(first)  # the cancelled build's child went with it
 

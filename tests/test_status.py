@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from conftest import REPO, plugindev
+from process_support import dead_pid
 
 from orchestrator.common.process import start_time
 from orchestrator.diagnose.aggregate import COLOURS, Aggregate, aggregate_status
@@ -77,21 +77,6 @@ def test_aggregate_colours_are_the_ides() -> None:
 # -- .devinfo files ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sleeper() -> Iterator[int]:
-    """A live process the test started (ended by its pid afterwards)."""
-    process = subprocess.Popen(["sleep", "60"])
-    yield process.pid
-    process.kill()
-    process.wait()
-
-
-def _dead_pid() -> int:
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
-
-
 def _write_devinfo(root: Path, plugin_id: str, **info: Any) -> Path:
     folder = root / "plugins" / plugin_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,14 +94,15 @@ def _installed_binary(root: Path, plugin_id: str, built: datetime) -> None:
     os.utime(binary, (built.timestamp(), built.timestamp()))
 
 
-def test_devinfo_fallback_shows_live_stopped_unchecked_and_broken_plugins(state_dir: Path, sleeper: int) -> None:
-    dead = _dead_pid()
-    _write_devinfo(state_dir, "live", pid=sleeper, processStartTime=start_time(sleeper), vitePort=15180,
+def test_devinfo_fallback_shows_live_stopped_unchecked_and_broken_plugins(state_dir: Path,
+                                                                           sleeper: subprocess.Popen[bytes]) -> None:
+    dead = dead_pid()
+    _write_devinfo(state_dir, "live", pid=sleeper.pid, processStartTime=start_time(sleeper.pid), vitePort=15180,
                    plugindevPid=os.getpid())
     _installed_binary(state_dir, "live", datetime.now().replace(hour=9, minute=30, second=15, microsecond=0))
     stopped = _write_devinfo(state_dir, "gone", pid=dead, vitePort=15181, plugindevPid=os.getpid())
     # the plugin runs, but the plugindev that wrote the file (and checked its health) does not
-    _write_devinfo(state_dir, "orphan", pid=sleeper, plugindevPid=dead)
+    _write_devinfo(state_dir, "orphan", pid=sleeper.pid, plugindevPid=dead)
     broken = state_dir / "plugins" / "broken" / ".devinfo"
     broken.parent.mkdir(parents=True)
     broken.write_text("{not json")
@@ -125,19 +111,20 @@ def test_devinfo_fallback_shows_live_stopped_unchecked_and_broken_plugins(state_
 
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: _words(line) for line in result.stdout.splitlines()}
-    assert lines["live"] == f"live ready vite http://127.0.0.1:15180 pid {sleeper} built 09:30:15"
+    assert lines["live"] == f"live ready vite http://127.0.0.1:15180 pid {sleeper.pid} built 09:30:15"
     assert lines["gone"] == (f"gone stopped vite stopped :15181 no process error: process {dead} of {stopped} "
                              "is no longer running")
-    assert lines["orphan"] == (f"orphan connecting pid {sleeper} error: no running plugindev checks "
-                               f"process {sleeper}'s health")
+    assert lines["orphan"] == (f"orphan connecting pid {sleeper.pid} error: no running plugindev checks "
+                               f"process {sleeper.pid}'s health")
     assert lines["broken"].startswith(f"broken error no process error: {broken} is not a valid .devinfo")
     assert list(lines) == ["broken", "gone", "live", "orphan"]  # sorted by id, one line each
     assert stopped.is_file() and broken.is_file()  # status reads, never deletes
 
 
-def test_json_adds_the_aggregate_and_its_colour(state_dir: Path, sleeper: int) -> None:
-    _write_devinfo(state_dir, "live", pid=sleeper, processStartTime=start_time(sleeper), plugindevPid=os.getpid())
-    _write_devinfo(state_dir, "gone", pid=_dead_pid())
+def test_json_adds_the_aggregate_and_its_colour(state_dir: Path, sleeper: subprocess.Popen[bytes]) -> None:
+    _write_devinfo(state_dir, "live", pid=sleeper.pid, processStartTime=start_time(sleeper.pid),
+                   plugindevPid=os.getpid())
+    _write_devinfo(state_dir, "gone", pid=dead_pid())
 
     result = plugindev("status", "--json", env={**os.environ, "OMNIVIEW_STATE_DIR": str(state_dir)})
 
@@ -146,7 +133,7 @@ def test_json_adds_the_aggregate_and_its_colour(state_dir: Path, sleeper: int) -
     assert [(s["pluginID"], s["aggregate"], s["aggregateColor"]) for s in states] == [
         ("gone", "stopped", "#8b949e"), ("live", "ready", "#3fb950")]
     live = states[1]
-    assert live["pid"] == sleeper and live["grpcConnected"] is True and live["viteURL"] == ""
+    assert live["pid"] == sleeper.pid and live["grpcConnected"] is True and live["viteURL"] == ""
     assert set(live) >= {"pluginID", "mode", "devPath", "vitePort", "viteStatus", "goStatus", "lastBuildDuration",
                          "lastBuildTime", "lastError"}
 
@@ -225,7 +212,7 @@ async def _cli(root: Path, *args: str) -> tuple[int, str, str]:
 
 def test_status_reads_a_running_plugindev_through_its_api(state_dir: Path) -> None:
     # a .devinfo that the API's answer must win over
-    _write_devinfo(state_dir, "hello-plugin", pid=_dead_pid())
+    _write_devinfo(state_dir, "hello-plugin", pid=dead_pid())
 
     async def scenario() -> None:
         api = FakeApi([_state(), _state("other", viteStatus="starting", viteURL="", goStatus="building", pid=0,
@@ -250,7 +237,7 @@ def test_status_reads_a_running_plugindev_through_its_api(state_dir: Path) -> No
 
 
 def test_a_refusing_api_falls_back_to_the_devinfo_files_with_a_warning(state_dir: Path) -> None:
-    _write_devinfo(state_dir, "from-devinfo", pid=_dead_pid())
+    _write_devinfo(state_dir, "from-devinfo", pid=dead_pid())
 
     async def scenario() -> None:
         api = FakeApi([_state()])
@@ -270,11 +257,11 @@ def test_a_refusing_api_falls_back_to_the_devinfo_files_with_a_warning(state_dir
 
 
 def test_an_api_json_of_a_dead_process_is_ignored(state_dir: Path) -> None:
-    _write_devinfo(state_dir, "from-devinfo", pid=_dead_pid())
+    _write_devinfo(state_dir, "from-devinfo", pid=dead_pid())
 
     async def scenario() -> None:
         api = FakeApi([_state()])
-        await api.start(state_dir, pid=_dead_pid())
+        await api.start(state_dir, pid=dead_pid())
         try:
             code, out, err = await _cli(state_dir, "status")
         finally:
@@ -320,7 +307,7 @@ def test_watch_follows_the_event_stream_then_the_files_when_plugindev_stops(stat
                 await api.close()
                 await until(lambda: NO_PLUGIN in out.getvalue())
                 (state_dir / "plugindev/api.json").unlink()
-                _write_devinfo(state_dir, "by-hand", pid=_dead_pid())
+                _write_devinfo(state_dir, "by-hand", pid=dead_pid())
                 await until(lambda: "by-hand" in out.getvalue())
         finally:
             watcher.cancel()
@@ -346,7 +333,7 @@ def test_watch_on_the_command_line_prints_changes_and_ends_on_ctrl_c(state_dir: 
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
     try:
         assert json.loads(lines.get(timeout=20)) == []
-        _write_devinfo(state_dir, "late", pid=_dead_pid())
+        _write_devinfo(state_dir, "late", pid=dead_pid())
         change = json.loads(lines.get(timeout=10))  # the files are read once a second
         assert [(s["pluginID"], s["aggregate"]) for s in change] == [("late", "stopped")]
         process.send_signal(signal.SIGINT)

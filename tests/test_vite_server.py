@@ -30,6 +30,8 @@ from orchestrator.common.process import signal_group
 from orchestrator.devloop.vite import PORT_RANGE, ViteServer, allocate_port, port_is_free
 from orchestrator.link.setup import prepare_ui
 
+pytestmark = pytest.mark.usefixtures("own_home")
+
 # What Vite 8.3.8 prints when colours are on (FORCE_COLOR or a TTY): the URL's port is wrapped in bold codes.
 VITE8_LOCAL = "  \x1b[32m➜\x1b[39m  \x1b[1mLocal\x1b[22m:   \x1b[36mhttp://127.0.0.1:\x1b[1m15173\x1b[22m/\x1b[39m"
 VITE8_READY = ("  \x1b[32m\x1b[1mVITE\x1b[22m v8.3.8\x1b[39m  "
@@ -83,11 +85,6 @@ def started() -> Iterator[Started]:
     for pgid in leftovers:
         signal_group(pgid, signal.SIGKILL)
     assert not leftovers, f"process groups left running: {leftovers}"
-
-
-@pytest.fixture(autouse=True)
-def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -227,7 +224,9 @@ def test_stop_kills_a_group_that_ignores_sigterm(tmp_path: Path, started: Starte
     async def scenario() -> None:
         server = started.server(ui_dir, allocate_port(), ready_timeout=30)
         starting = asyncio.create_task(server.start())
-        await asyncio.sleep(0.5)
+        async with asyncio.timeout(10):  # its banner: SIGTERM is ignored by then, and start() waits for HTTP
+            while not any("Local:" in line for line in started.lines):
+                await asyncio.sleep(0.01)
         assert server.pid is not None and group_alive(server.pid, grace=0)
         t0 = time.monotonic()
         await server.stop(timeout=0.5)
@@ -256,7 +255,7 @@ def test_a_first_start_that_fails_ends_the_ui_part_with_vites_words(tmp_path: Pa
     async def scenario() -> None:
         with pytest.raises(ExceptionGroup) as raised:
             async with harness(tmp_path, backend=False, vite=started.on(ui_dir)) as h:
-                await h.until(lambda: False, "the end", timeout=10)
+                await h.until(lambda: "stopped" in _vite_statuses(h), "the UI part ended by itself", timeout=10)
         (error,) = raised.value.exceptions
         assert str(error).startswith("Vite exited with code 3 before it was ready on port")
         assert "error: broken config" in str(error)

@@ -1,5 +1,5 @@
-"""What the dashboard and preview tests (and bench/dashboard.py) share: Go saves that build, fail or change a
-plugin, and a page of a running plugindev opened in Chromium with the token, as the printed URL does."""
+"""What the dashboard and preview tests (and bench/dashboard.py) share: a Go save that fails, and a page of a
+running plugindev opened in Chromium with the token, as the printed URL does."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from api_support import ApiClient
 from browser_driver import Browser
 
 BROKEN_LINE = "\tthis is not Go\n"
-
-
-def set_marker(main_go: Path, marker: str) -> None:
-    """Change the fixture's BUILD_MARKER (a save that builds and gives a new process)."""
-    text = main_go.read_text()
-    start = text.index('const BUILD_MARKER = "') + len('const BUILD_MARKER = "')
-    main_go.write_text(text[:start] + marker + text[text.index('"', start):])
 
 
 def append_go_line(main_go: Path, line: str) -> int:

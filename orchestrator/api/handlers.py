@@ -19,7 +19,7 @@ from orchestrator.api.parsing import PLUGIN_BODY, json_body, plugin_folder, resu
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
 from orchestrator.common.net import HOST
 from orchestrator.devloop.manager import DevManager, checked_manifest
-from orchestrator.model.events import EVENT_DROPPED, Event, LogEntry
+from orchestrator.model.events import Dropped, Event, LogEntry
 from orchestrator.model.state import DevState
 
 PREVIEW_PAGE = "preview-page"  # the route's name: the preview origin sends a browser without its cookie to get one
@@ -58,21 +58,21 @@ class Api:
         return f"http://{HOST}:{self.preview_port}"
 
     # -- reading --------------------------------------------------------------------------------------------
-    def states(self) -> list[dict[str, Any]]:
-        managed = [state.to_json() for state in self.manager.states()]
+    def states(self) -> list[DevState]:
+        """Every plugin's: managed, then external ones that are not managed too."""
         external = self.external.states() if self.external else {}
-        return managed + [state.to_json() for plugin_id, state in external.items()
-                          if plugin_id not in self.manager.ids()]
+        managed = self.manager.ids()
+        return self.manager.states() + [state for plugin_id, state in external.items() if plugin_id not in managed]
 
-    def state(self, plugin_id: str) -> dict[str, Any]:
+    def state(self, plugin_id: str) -> DevState:
         for state in self.states():
-            if state["pluginID"] == plugin_id:
+            if state.pluginID == plugin_id:
                 return state
         raise UnknownPlugin(f"no plugin {plugin_id!r}: add it with POST /api/plugins {{\"path\": DIR}}")
 
     # -- handlers -------------------------------------------------------------------------------------------
     async def list_plugins(self, _request: web.Request) -> web.Response:
-        return web.json_response(self.states())
+        return web.json_response([state.to_json() for state in self.states()])
 
     async def add_plugin(self, request: web.Request) -> web.Response:
         folder = plugin_folder(await json_body(request, PLUGIN_BODY))
@@ -82,7 +82,7 @@ class Api:
         return web.json_response(session.state.to_json(), status=201)
 
     async def get_plugin(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state(request.match_info["id"]))
+        return web.json_response(self.state(request.match_info["id"]).to_json())
 
     async def act(self, request: web.Request) -> web.Response:
         plugin_id, action = request.match_info["id"], request.match_info["action"]
@@ -105,7 +105,7 @@ class Api:
         except ValueError:
             raise PlugindevError("count must be a whole number (0 or less: every kept entry)") from None
         if plugin_id in self.manager.ids():
-            entries = self.manager.session(plugin_id).recent_logs(count)
+            entries = self.manager.session(plugin_id).record.recent_logs(count)
         elif self.external is not None and plugin_id in self.external.states():
             entries = self.external.logs(plugin_id, count)
         else:
@@ -148,7 +148,7 @@ class Api:
                 except TimeoutError:
                     await response.write(b": heartbeat\n\n")
                     continue
-                if event.name == EVENT_DROPPED:  # it fell too far behind: its client resumes after `last`
+                if isinstance(event.payload, Dropped):  # it fell too far behind: its client resumes after `last`
                     await _send(response, replace(event, id=last))
                     break
                 if event.id > last and wanted(event):
@@ -221,6 +221,6 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def _send(response: web.StreamResponse, event: Event) -> int:
-    data = json.dumps(event.payload, separators=(",", ":"))
+    data = json.dumps(event.payload.to_json(), separators=(",", ":"))
     await response.write(f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n".encode())
     return event.id

@@ -1,6 +1,7 @@
 """The events a stream can resume from: per plugin its 5000 last log entries (within the log ring's size budget),
-and its recent status and error events, all in the bus's id order. A client that reconnects with `Last-Event-ID`
-gets every retained event after that id, then the live ones, with nothing lost or repeated in between."""
+and its recent other events (status, errors; plugindev's own messages under ""), all in the bus's id order. A
+client that reconnects with `Last-Event-ID` gets every retained event after that id, then the live ones, with
+nothing lost or repeated in between."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import asyncio
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
-from orchestrator.model.events import EVENT_LOG, Event, EventBus, LogRing, message_chars
+from orchestrator.model.events import Event, EventBus, LogAppended, LogRing, message_chars
 
-_OTHER_CAPACITY = 200  # status and error events kept per plugin (the latest one says the state)
+_OTHER_CAPACITY = 200  # other events kept per plugin (status: the latest one says the state; errors; plugindev's)
 
 
 class EventHistory:
@@ -25,7 +26,7 @@ class EventHistory:
             self.keep(await self._queue.get())
 
     def keep(self, event: Event) -> None:
-        (self._logs if event.name == EVENT_LOG else self._other)[event.plugin_id].append(event)
+        (self._logs if isinstance(event.payload, LogAppended) else self._other)[event.plugin_id].append(event)
 
     def catch_up(self) -> None:
         """Take what the bus delivered but `run` has not seen yet (a stream must not miss it)."""

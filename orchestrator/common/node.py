@@ -13,12 +13,14 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.install_errors import install_failure, npm_error
 from orchestrator.common.paths import cache_dir
+from orchestrator.common.process import spawn, stop_group
 
 # Vite 8 needs Node 20.19+, Vite 5 needs 18; one floor for every tool plugindev runs.
 MIN_NODE_VERSION = (20, 19, 0)
@@ -57,17 +59,19 @@ def parse_node_version(text: str) -> tuple[int, int, int] | None:
 
 
 async def run_captured(*argv: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-                       stdin: bytes | None = None) -> tuple[int, str, str]:
-    """Run a helper program to completion on the event loop; (exit code, stdout, stderr)."""
+                       stdin: bytes | None = None, on_spawn: Callable[[int], None] = lambda _pid: None,
+                       ) -> tuple[int, str, str]:
+    """Run a helper program to completion on the event loop; (exit code, stdout, stderr).
+
+    It leads a process group of its own (`on_spawn(pid)` records it, see process.spawn); cancelling the call
+    ends the whole group first, so an interrupted install leaves nothing running.
+    """
+    process = await spawn(argv, cwd=cwd, env=env, on_spawn=on_spawn, pipe_stdin=stdin is not None)
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=None if env is None else dict(env),
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        raise PlugindevError(f"cannot run {argv[0]}: {exc.strerror}") from None
-    out, err = await process.communicate(stdin)
+        out, err = await process.communicate(stdin)
+    except asyncio.CancelledError:
+        await stop_group(process)
+        raise
     return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
 
 
@@ -117,13 +121,6 @@ async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) 
     return env
 
 
-def npm_failure(what: str, stderr: str) -> PlugindevError:
-    """One line out of npm's many: the package, npm's error code and first message, and what to do."""
-    from orchestrator.link.install_errors import install_failure
-
-    return install_failure("npm", what, stderr)
-
-
 async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[str, str]) -> Path:
     """Install `name -> version or range` into `directory/node_modules`, once per distinct request.
 
@@ -143,7 +140,7 @@ async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[
     )
     if code != 0:
         names = ", ".join(f"{k}@{v}" for k, v in sorted(dependencies.items()))
-        raise npm_failure(f"npm install of {names}", err)
+        raise install_failure(npm_error(err, dependencies), f"npm install of {names}")
     marker.write_text(request)
     return directory
 

@@ -102,17 +102,18 @@ async def wait_group_gone(pgid: int, timeout: float, tree: list[psutil.Process] 
     return True
 
 
-async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
+async def spawn(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str] | None = None,
                 on_spawn: Callable[[int], None] = lambda _pid: None, merge_stderr: bool = False,
-                ) -> asyncio.subprocess.Process:
+                pipe_stdin: bool = False) -> asyncio.subprocess.Process:
     """Start `argv` as the leader of a new process group (so one signal reaches it and all its children).
 
     `on_spawn(pid)` runs before anything else can fail, so the caller can record the group for cleanup even
-    if plugindev is killed a moment later. Output is piped; stdin is closed.
+    if plugindev is killed a moment later. Output is piped; stdin is closed unless `pipe_stdin`.
     """
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=None if env is None else dict(env), stdin=asyncio.subprocess.DEVNULL,
+            *argv, cwd=cwd, env=None if env is None else dict(env),
+            stdin=asyncio.subprocess.PIPE if pipe_stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
             start_new_session=True,

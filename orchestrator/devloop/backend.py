@@ -1,8 +1,9 @@
 """The Go backend part of a plugin's session: watch → build → install → the plugin process, supervised.
 
 A failed build (or a plugin.yaml that does not validate) leaves the running plugin alone; a good one is
-installed and replaces the running process. A process that exits on its own is restarted from the installed
-binary with the supervisor's backoff, and its health is checked every few seconds while it runs.
+installed and replaces the running process. A process that exits on its own, or that handshakes but fails its
+first health check, is started again from the installed binary with the supervisor's backoff; a new build's process
+that does not even handshake waits for the next build. Its health is checked every few seconds while it runs.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from typing import Protocol
 
 from orchestrator.authoring.manifest import PluginManifest, Problem, load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
-from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_failure
 from orchestrator.common.rebuild import rebuild_loop
 from orchestrator.common.supervision import BACKOFF, Backoff
 from orchestrator.devloop.context import PartContext
 from orchestrator.devloop.plugin_output import RepeatFolder, plugin_line
-from orchestrator.devloop.supervisor import Callbacks, Supervisor
+from orchestrator.devloop.supervisor import (
+    Exited,
+    FailedAfterStart,
+    HandoverFailed,
+    Started,
+    StartFailed,
+    Stopped,
+    Supervisor,
+    SupervisorEvent,
+)
 from orchestrator.go.build import BuildResult, build_failure_lines, go_build
 from orchestrator.go.handshake import Handshake
 from orchestrator.go.toolchain import find_go
@@ -30,8 +39,10 @@ from orchestrator.model.state import (
     BackendProcess,
     BuildFinished,
     GoBusy,
+    InstallFailed,
     PluginFailed,
     PluginHealth,
+    PluginShutDown,
     PluginStarted,
     PluginStopped,
     ReplacementFailed,
@@ -41,7 +52,6 @@ from orchestrator.model.state import (
 )
 from orchestrator.statefiles.install import install_binary, sdk_manifest_dir, staged_binary, sync_manifest
 
-HEALTH_INTERVAL = 5.0
 # How long a replaced plugin keeps serving after its successor's .devinfo is on disk. The IDE reads a .devinfo
 # 50 ms after it changes, and every 5 s deletes it when the pid it read last is dead: an old process that died
 # before the IDE read the new file would cost the new file. 250 ms leaves room for a busy machine.
@@ -89,19 +99,16 @@ class GoBackend:
     side: Side = "go"
 
     def __init__(self, ctx: PartContext, manifest: PluginManifest, *, builder: Builder | None = None,
-                 launch: Launcher | None = None, watch: bool = True,
-                 health_interval: float = HEALTH_INTERVAL, backoff: Backoff = BACKOFF) -> None:
+                 launch: Launcher | None = None, watch: bool = True, backoff: Backoff = BACKOFF) -> None:
         self.ctx = ctx
         self.manifest = manifest
         self.builder = builder or GoBuilder(ctx.plugin_dir, ctx.options.go)
         self.launch = launch or self._launch_process
         self.watch = watch
-        self.health_interval = health_interval
         self.build_wanted = asyncio.Event()
-        self.plugin = Supervisor(self._start_plugin, Callbacks(
-            started=self._plugin_started, start_failed=self._plugin_failed, exited=self._plugin_exited,
-            stopped=self._plugin_stopped, unexpected=ctx.unexpected, while_up=self._watch_health),
-            name="the plugin process", policy=backoff, overlap=ctx.options.overlap, handover=IDE_HANDOVER)
+        self.plugin = Supervisor(self._start_plugin, self._on_plugin_event, name="the plugin process",
+                                 while_up=self._watch_health, policy=backoff, overlap=ctx.options.overlap,
+                                 handover=IDE_HANDOVER)
         self._plugin_lines = RepeatFolder()
         self._told_sdk_copy = False
         self._healthy = False  # the last health the running plugin reported
@@ -122,7 +129,7 @@ class GoBackend:
 
     # -- build and install ----------------------------------------------------------------------------------
     async def _build(self) -> bool:
-        self.ctx.report(GoBusy(Status.BUILDING))
+        self.ctx.tell(GoBusy(Status.BUILDING))
         if not await self._reload_manifest():
             return False
         self._log("go build ./pkg", source=Source.GO_BUILD)
@@ -139,8 +146,7 @@ class GoBackend:
             for pid in pids:
                 self.ctx.forget(pid)
         if result.ok:
-            self.ctx.report(BuildFinished(result.duration_ns))
-            self._log(f"built in {result.duration_ns / 1e6:.0f} ms", source=Source.GO_BUILD)
+            self.ctx.tell(BuildFinished(result.duration_ns))
             return True
         lines = build_failure_lines(result, self.ctx.plugin_dir)
         for line in lines:
@@ -150,13 +156,8 @@ class GoBackend:
         return False
 
     def _build_failed(self, duration_ns: int, error: str) -> None:
-        """A failed build (or plugin.yaml check) leaves whatever runs alone, and says what that means."""
-        self.ctx.report(BuildFinished(duration_ns, error))
-        if self.plugin.current is not None:
-            self._log("build failed: the running plugin keeps serving", Level.WARN, Source.GO_BUILD)
-        else:
-            self._log("the backend is not running: fix the errors above and save, plugindev builds again",
-                      Level.ERROR)
+        """A failed build (or plugin.yaml check) leaves whatever runs alone."""
+        self.ctx.tell(BuildFinished(duration_ns, error, serving=self.plugin.current is not None))
 
     async def _reload_manifest(self) -> bool:
         """plugin.yaml is read again before every build: an edit is checked, and a bad one stops the build."""
@@ -181,10 +182,8 @@ class GoBackend:
         try:
             changed = self._install_files()
         except OSError as exc:
-            message = f"install failed: {write_failure(exc, self.ctx.state_dir)}"
-            self.ctx.report(ReplacementFailed(message))
-            serving = "the running plugin keeps serving" if self.plugin.current else "the backend is not running"
-            self._log(f"{message} ({serving})", Level.ERROR)
+            self.ctx.tell(InstallFailed(f"install failed: {write_failure(exc, self.ctx.state_dir)}",
+                                        serving=self.plugin.current is not None))
             return
         self.plugin.restart()
         sdk_dir = sdk_manifest_dir(self.manifest.id).resolve()
@@ -215,51 +214,45 @@ class GoBackend:
 
     async def _start_plugin(self) -> PluginHandle:
         """A started and healthy plugin process; one that is not healthy is stopped and reported as failed."""
-        self.ctx.report(GoBusy(Status.STARTING))
+        self.ctx.tell(GoBusy(Status.STARTING))
         port = self.ctx.state().vitePort
         extra = {"OMNIVIEW_VITE_PORT": str(port)} if port else {}
         plugin = await self.launch(self.ctx.state_dir / "bin" / "plugin", extra, self._plugin_output,
                                    lambda pid, sockets: self.ctx.record("plugin", pid, sockets))
-        if not await plugin.check_health():
-            await plugin.stop()
-            self.ctx.forget(plugin.pid)
-            raise PlugindevError(f"plugin pid {plugin.pid} started, but its gRPC health check fails")
+        healthy = False
+        try:
+            if not (healthy := await plugin.check_health()):
+                raise FailedAfterStart(f"plugin pid {plugin.pid} started, but its gRPC health check fails")
+        finally:
+            if not healthy:  # also when the start is cancelled: nothing outlives a start that did not finish
+                await plugin.stop()
+                self.ctx.forget(plugin.pid)
         return plugin
 
-    async def _plugin_started(self, plugin: PluginHandle) -> None:
-        self._healthy = True
-        hs = plugin.handshake
-        self._log(f"plugin running: pid {plugin.pid}, {hs.network} {hs.address}")
-        self.ctx.report(PluginStarted(BackendProcess(plugin.pid, plugin.start_time, hs.network, hs.address,
-                                                     hs.protocol, hs.app_version, now_rfc3339(),
-                                                     self.manifest.version)))
-
-    def _plugin_failed(self, error: PlugindevError) -> None:
-        if self.plugin.current is not None:
-            self.ctx.report(ReplacementFailed(str(error)))
-            self._log(f"{error}; the running plugin keeps serving", Level.ERROR)
-        else:
-            self.ctx.report(PluginFailed(str(error)))
-            self._log(str(error), Level.ERROR)
-
-    def _plugin_exited(self, plugin: PluginHandle, code: int, restart_in: float) -> None:
-        self._gone(plugin)
-        if code == 0:
-            # A go-plugin server exits 0 once a client called its GRPCController/Shutdown, as the IDE's
-            # go-plugin client does when it closes: not a failure (plugindev's own stops do not come here).
-            self.ctx.report(PluginStopped())
-            self._log(f"plugin pid {plugin.pid} was shut down by a client (go-plugin's Shutdown, as the IDE "
-                      f"sends on closing); restarting it in {restart_in:g} s")
-            return
-        message = f"plugin exited on its own with code {code}; restarting it in {restart_in:g} s"
-        self.ctx.report(PluginFailed(message))
-        self._log(message, Level.ERROR)
-
-    def _plugin_stopped(self, plugin: PluginHandle, replaced: bool) -> None:
-        self._gone(plugin)
-        if not replaced:  # a replaced one has handed over already: the state names its successor
-            self.ctx.report(PluginStopped())
-        self._log(f"stopped plugin pid {plugin.pid}{' (replaced)' if replaced else ''}", Level.DEBUG)
+    def _on_plugin_event(self, event: SupervisorEvent[PluginHandle]) -> None:
+        match event:
+            case Started(plugin):
+                self._healthy = True
+                hs = plugin.handshake
+                self.ctx.tell(PluginStarted(BackendProcess(plugin.pid, plugin.start_time, hs.network, hs.address,
+                                                           hs.protocol, hs.app_version, now_rfc3339(),
+                                                           self.manifest.version)))
+            case StartFailed(error, serving):
+                self.ctx.tell(ReplacementFailed(str(error)) if serving else PluginFailed(str(error)))
+            case Exited(plugin, 0, restart_in):
+                # go-plugin's server exits 0 once a client called its Shutdown, as the IDE's client does when it
+                # closes (plugindev's own stops do not come here)
+                self._gone(plugin)
+                self.ctx.tell(PluginShutDown(plugin.pid, restart_in))
+            case Exited(plugin, code, restart_in):
+                self._gone(plugin)
+                self.ctx.tell(PluginFailed(f"plugin exited on its own with code {code}; "
+                                           f"restarting it in {restart_in:g} s"))
+            case Stopped(plugin, replaced):
+                self._gone(plugin)
+                self.ctx.tell(PluginStopped(plugin.pid, replaced))
+            case HandoverFailed(line):
+                self.ctx.unexpected(line)
 
     def _gone(self, plugin: PluginHandle) -> None:
         self.ctx.forget(plugin.pid)
@@ -268,13 +261,11 @@ class GoBackend:
     async def _watch_health(self, plugin: PluginHandle) -> None:
         """While it runs: every few seconds a health check; a change either way is reported."""
         while True:
-            await asyncio.sleep(self.health_interval)
+            await asyncio.sleep(self.ctx.options.health_interval)
             healthy = await plugin.check_health()
             if healthy != self._healthy:
                 self._healthy = healthy
-                self.ctx.report(PluginHealth(healthy))
-                self._log(f"plugin pid {plugin.pid} is {'healthy again' if healthy else 'failing its health check'}",
-                          Level.INFO if healthy else Level.ERROR)
+                self.ctx.tell(PluginHealth(healthy, plugin.pid))
 
     def _plugin_output(self, _stream: str, line: str) -> None:
         shown = plugin_line(line)

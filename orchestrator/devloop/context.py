@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.devloop.narration import narrate
 from orchestrator.model.events import BuildError, Level, Source
 from orchestrator.model.state import Change, DevState
 
@@ -20,6 +21,7 @@ class RunOptions:
     go: str | None = None
     handshake_timeout: float = 30.0
     vite_timeout: float = 30.0
+    health_interval: float = 5.0  # seconds between the gRPC health checks of a running plugin
     overlap: bool = True  # a new plugin process is up and healthy before the old one stops (zero gap)
     verbose: bool = False  # -v: a failed UI install prints the package manager's whole output
 
@@ -37,3 +39,10 @@ class PartContext:
     forget: Callable[[int], None]  # that group is gone
     state: Callable[[], DevState]
     unexpected: Callable[[str], None]  # one line: something the part left running stopped on an unexpected error
+
+    def tell(self, change: Change) -> None:
+        """Report `change` after its line, if it has one: the line says what happened before the state moves (and
+        before what the new state leads to, e.g. the plugin announced ready)."""
+        if (line := narrate(change)) is not None:
+            self.log(line.source, line.level, line.message)
+        self.report(change)

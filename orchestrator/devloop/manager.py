@@ -12,7 +12,6 @@ that cannot be written is said and retried.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -21,7 +20,7 @@ from pathlib import Path
 from orchestrator.authoring.manifest import PluginManifest, load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
-from orchestrator.common.files import UnreadableFile, read_bounded
+from orchestrator.common.files import UnreadableFile
 from orchestrator.common.tasks import first_leaf, watched_task
 from orchestrator.devloop.context import RunOptions
 from orchestrator.devloop.session import PluginSession
@@ -29,9 +28,9 @@ from orchestrator.devloop.vite import PortAllocator
 from orchestrator.model.events import EventBus, Level, Source, publish_log
 from orchestrator.model.state import DevState
 from orchestrator.statefiles.bookkeeping import KeptFile
+from orchestrator.statefiles.codec import Rejected
+from orchestrator.statefiles.managed import SavedSet, encode_saved_set, load_saved_set
 from orchestrator.statefiles.registry import PluginLock, ProcessRegistry
-
-MANAGED_LIMIT = 1 << 20  # bytes of the saved set (managed.json): a path per plugin
 
 
 class SavedSetLock(PluginLock):
@@ -161,13 +160,12 @@ class DevManager:
             return []
         problems = []
         try:
-            saved = read_bounded(self.saved, MANAGED_LIMIT, follow_symlinks=False)  # small, and it blocks on nothing
-            paths = [Path(p) for p in json.loads(saved)["plugins"]]
+            saved = load_saved_set(self.saved)  # small, and it blocks on nothing
         except UnreadableFile as exc:
             return [f"{self.saved} {exc.reason}; starting with no plugin"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except Rejected as exc:
             return [f"{self.saved}: unreadable ({exc}); starting with no plugin"]
-        for path in paths:
+        for path in saved.plugins:
             try:
                 self.start(self.add(path).manifest.id)
             except PlugindevError as exc:
@@ -194,7 +192,7 @@ class DevManager:
             if not isinstance(error, PlugindevError):
                 raise
             if not self.fail_fast:
-                session.log(Source.MANAGER, Level.ERROR, str(error))
+                session.record.log(Source.MANAGER, Level.ERROR, str(error))
             elif self.failure is None:  # the run ends with this error, said once by the command line
                 self.failure = error
                 self.failed.set()
@@ -202,5 +200,4 @@ class DevManager:
     def _save(self) -> None:
         if self._saved_file is None:
             return
-        document = {"plugins": [str(m.path) for m in self.plugins.values()]}
-        self._saved_file.keep((json.dumps(document, indent=2) + "\n").encode())
+        self._saved_file.keep(encode_saved_set(SavedSet(tuple(m.path for m in self.plugins.values()))))

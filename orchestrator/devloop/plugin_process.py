@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
 from orchestrator.common.process import spawn, start_time, stop_group
-from orchestrator.common.tasks import raise_failure
+from orchestrator.common.rebuild import wait_first
+from orchestrator.common.tasks import ended, raise_failure
 from orchestrator.go.handshake import (
     Handshake,
     HandshakeError,
@@ -140,8 +141,15 @@ class PluginProcess:
         """gRPC health of go-plugin's `plugin` service; False on any failure, never raises."""
         if self._channel is None or self._closed or self.returncode is not None:
             return False
-        # wait_for_ready: a channel still connecting is not "unhealthy"; the timeout bounds the wait.
-        return await go_plugin_health(self._channel, timeout, wait_for_ready=True) == ""
+        # wait_for_ready: a channel still connecting is not "unhealthy"; the timeout bounds the wait, and so does
+        # an exit (a plugin that exits right after its handshake fails at once, not at the deadline)
+        check = asyncio.ensure_future(go_plugin_health(self._channel, timeout, wait_for_ready=True))
+        try:
+            await wait_first(check, self._proc.wait())
+        finally:
+            if not check.done():
+                await ended(check)
+        return not check.cancelled() and check.result() == ""
 
     async def stop(self, timeout: float = 5.0) -> int:
         """go-plugin's Shutdown, then SIGTERM, then SIGKILL to the group, all within `timeout`; idempotent.

@@ -1,6 +1,6 @@
-"""The coordinator of one plugin under development: it runs the plugin's parts (the UI, the Go backend), owns
-its `DevState`, publishes every change as an event, and after every change makes `.devinfo` agree with the
-state. The parts only report what happens to them (orchestrator.devloop.context).
+"""The coordinator of one plugin under development: it runs the plugin's parts (the UI, the Go backend), keeps
+its record (its state, log and their events: orchestrator.model.record), and after every change of the state
+makes `.devinfo` agree with it. The parts only report what happens to them (orchestrator.devloop.context).
 
 Each part runs under `keep_running`: one that stops on an unexpected error is one error event (a log line and
 the state's lastError) and runs again after the backoff, while the other parts go on."""
@@ -22,29 +22,9 @@ from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import PartContext, RunOptions
 from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
 from orchestrator.devloop.vite import PortAllocator
-from orchestrator.model.events import (
-    EVENT_ERROR,
-    EVENT_LOG,
-    EVENT_STATUS,
-    BuildError,
-    Event,
-    EventBus,
-    Level,
-    LogEntry,
-    LogRing,
-    Source,
-    entry_size,
-    errors_payload,
-)
-from orchestrator.model.state import (
-    Change,
-    DevState,
-    PartFailed,
-    SessionStopped,
-    Side,
-    apply_change,
-    now_rfc3339,
-)
+from orchestrator.model.events import EventBus, Level, Source
+from orchestrator.model.record import PluginRecord
+from orchestrator.model.state import Change, DevState, PartFailed, SessionStopped, Side
 from orchestrator.statefiles.devinfo import DEVINFO, DevinfoFile, advertised
 from orchestrator.statefiles.install import plugin_state_dir
 from orchestrator.statefiles.registry import ProcessRegistry
@@ -71,7 +51,7 @@ def default_parts(ctx: PartContext, manifest: PluginManifest, ports: PortAllocat
 
 
 class PluginSession:
-    """Everything plugindev runs for one plugin, and the one record of its state."""
+    """Everything plugindev runs for one plugin, and its record."""
 
     def __init__(self, plugin_dir: Path, manifest: PluginManifest, bus: EventBus, options: RunOptions, *,
                  state_root: Path, registry: ProcessRegistry, ports: PortAllocator,
@@ -82,21 +62,24 @@ class PluginSession:
         self.bus = bus
         self.registry = registry
         self.ports = ports
-        self.state = DevState(pluginID=manifest.id, devPath=str(self.plugin_dir))
-        self.logs: LogRing[LogEntry] = LogRing(entry_size)  # bounded in entries and in characters
+        self.record = PluginRecord(bus, DevState(pluginID=manifest.id, devPath=str(self.plugin_dir)))
         state_dir = plugin_state_dir(manifest.id, state_root)
-        self.devinfo = DevinfoFile(state_dir, partial(self.log, Source.MANAGER))
+        self.devinfo = DevinfoFile(state_dir, partial(self.record.log, Source.MANAGER))
         self.context = PartContext(
             plugin_id=manifest.id, plugin_dir=self.plugin_dir, state_dir=state_dir,
-            options=options, report=self.report, log=self.log, report_errors=self.report_errors,
+            options=options, report=self.report, log=self.record.log, report_errors=self.record.report_errors,
             record=lambda kind, pid, sockets: registry.add(kind, manifest.id, pid, sockets),
-            forget=registry.discard, state=lambda: self.state, unexpected=self.unexpected)
+            forget=registry.discard, state=lambda: self.record.state, unexpected=self.unexpected)
         self._make_parts = make_parts or default_parts
         self.restarts = restarts  # False: a part that stops on an unexpected error ends the session instead
         self._parts: list[Part] = []
         self._started = time.monotonic()
         self._announced = False
         self._advertised = asyncio.Event()  # a .devinfo was written in this run: its folder is watched since
+
+    @property
+    def state(self) -> DevState:
+        return self.record.state
 
     @property
     def uses_vite(self) -> bool:
@@ -128,48 +111,31 @@ class PluginSession:
             backend.build_wanted.set()
         return bool(backends)
 
-    # -- what the parts report ----------------------------------------------------------------------------
+    # -- what the parts report (their logs and build errors go to the record as they are) -------------------
     def report(self, change: Change) -> None:
-        new = apply_change(self.state, change)
-        if new == self.state:
-            return
-        self.state = new
-        self.bus.publish(Event(EVENT_STATUS, self.manifest.id, new.to_json()))
-        self._reconcile_devinfo()
-
-    def log(self, source: Source, level: Level, message: str) -> None:
-        entry = LogEntry(now_rfc3339(), source, level, message, self.manifest.id)
-        self.logs.append(entry)
-        self.bus.publish(Event(EVENT_LOG, self.manifest.id, [entry.to_json()]))
+        if self.record.report(change):
+            self._reconcile_devinfo()
 
     def unexpected(self, line: str, side: Side | None = None) -> None:
         """The one error event of an unexpected failure: a log line, and the state's lastError."""
-        self.log(Source.MANAGER, Level.ERROR, line)
+        self.record.log(Source.MANAGER, Level.ERROR, line)
         self.report(PartFailed(line, side))
-
-    def report_errors(self, errors: list[BuildError]) -> None:
-        self.bus.publish(Event(EVENT_ERROR, self.manifest.id, errors_payload(self.manifest.id, errors)))
-
-    def recent_logs(self, count: int = 0) -> list[LogEntry]:
-        """The last `count` entries; every kept entry when count <= 0."""
-        entries = list(self.logs)
-        return entries if count <= 0 else entries[-count:]
 
     def _reconcile_devinfo(self) -> None:
         desired = advertised(self.state, self.uses_vite)
         if not self.devinfo.reconcile(desired):
             return
         if not self.devinfo.failing:  # else said once, and retried
-            self.log(Source.MANAGER, Level.DEBUG, f"wrote {self.devinfo.path}" if desired else
-                     f"removed {self.devinfo.path}")
+            self.record.log(Source.MANAGER, Level.DEBUG, f"wrote {self.devinfo.path}" if desired else
+                            f"removed {self.devinfo.path}")
         if desired is not None:
             self._advertised.set()
         if desired is not None and not self._announced:
             self._announced = True
             ui = self._ui_summary()
             elapsed = time.monotonic() - self._started
-            self.log(Source.MANAGER, Level.INFO, f"ready in {elapsed:.1f} s: {ui}plugin pid {desired.pid} "
-                                                 f"({desired.network} {desired.addr})")
+            self.record.log(Source.MANAGER, Level.INFO, f"ready in {elapsed:.1f} s: {ui}plugin pid {desired.pid} "
+                                                        f"({desired.network} {desired.addr})")
 
     def _ui_summary(self) -> str:
         """The UI's part of the ready line: its entry URL only when it answered 200 (checked by the part)."""
@@ -189,8 +155,8 @@ class PluginSession:
             async with own_stop(stop) as watch_stop:
                 await self._restore_on_change(folder, watch_stop)
         except OSError as exc:  # the folder went away: nothing left to watch
-            self.log(Source.MANAGER, Level.ERROR, f"cannot watch {folder} ({exc}); a {DEVINFO} that another "
-                                                  "program removes will not be written again")
+            self.record.log(Source.MANAGER, Level.ERROR, f"cannot watch {folder} ({exc}); a {DEVINFO} that "
+                                                         "another program removes will not be written again")
 
     async def _restore_on_change(self, folder: Path, stop: asyncio.Event) -> None:
         """Write the .devinfo again after every change of it in `folder` that left none, until `stop` is set."""
@@ -213,4 +179,4 @@ class PluginSession:
 
     def _restore_devinfo(self) -> None:
         if self.devinfo.restore():  # one that cannot be written is said by the file, and retried
-            self.log(Source.MANAGER, Level.INFO, f"{DEVINFO} was removed by another program; written again")
+            self.record.log(Source.MANAGER, Level.INFO, f"{DEVINFO} was removed by another program; written again")

@@ -18,21 +18,27 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
-from orchestrator.authoring.validate import ENTRY
-from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
-from orchestrator.common.net import HOST
 from orchestrator.common.node import ensure_node_env
 from orchestrator.common.process import spawn, stop_group
 from orchestrator.common.rebuild import WATCH_STEP_MS, own_stop, rebuild_loop, trailing_debounce
 from orchestrator.common.supervision import BACKOFF, Backoff
 from orchestrator.devloop.context import PartContext
-from orchestrator.devloop.supervisor import Callbacks, Supervisor
+from orchestrator.devloop.supervisor import (
+    Exited,
+    HandoverFailed,
+    Started,
+    StartFailed,
+    Stopped,
+    Supervisor,
+    SupervisorEvent,
+)
 from orchestrator.devloop.vite import (
     PortAllocator,
     ViteServer,
     describe_exit,
-    http_status,
+    entry_problem,
+    entry_url,
     port_is_free,
     vite_line,
 )
@@ -40,46 +46,27 @@ from orchestrator.model.events import Level, Source
 from orchestrator.model.state import Side, UiBuild, UiFailed, ViteReady, ViteStarting
 from orchestrator.statefiles.install import install_assets
 
-ENTRY_PATH = "/" + ENTRY.removeprefix("ui/")  # what the IDE imports from every plugin's Vite: /src/entry.ts
-IDE_IMPORT_TIMEOUT = 30.0  # seconds after which the IDE abandons the import (its importTimeoutMs)
-_SEE_VITE = "see Vite's output above"
-# what to do when the entry does not answer 200, by status
-_ENTRY_FIXES = {
-    404: f"Vite serves no {ENTRY}; add it (the IDE requests only that file) and keep ui/ as Vite's root",
-    500: "Vite cannot compile it or a module it imports (its error is above); fix that and save",
-}
-
 
 async def prepare_ui(ctx: PartContext) -> None:
     """Dependencies installed and `@omniviewdev/vite-plugin` linked, as `plugindev link` does."""
     from orchestrator.link.setup import prepare_ui as link_ui
 
     ctx.log(Source.MANAGER, Level.INFO, "preparing ui/: Node environment, dependencies, @omniviewdev/vite-plugin")
-    setup = await link_ui(ctx.plugin_dir, verbose=ctx.options.verbose)
+    installs: list[int] = []
+
+    def record(pid: int) -> None:  # so a forced exit, or the next run, ends an install left running
+        installs.append(pid)
+        ctx.record("ui-install", pid, None)
+
+    try:
+        setup = await link_ui(ctx.plugin_dir, verbose=ctx.options.verbose, on_spawn=record)
+    finally:
+        for pid in installs:
+            ctx.forget(pid)
     if setup.installed:
         ctx.log(Source.MANAGER, Level.INFO, f"installed UI dependencies with {setup.package_manager}")
     for conflict in setup.peer_conflicts:
         ctx.log(Source.MANAGER, Level.WARN, conflict.message)
-
-
-def entry_url(port: int) -> str:
-    """The URL the IDE imports the UI from, the same for every plugin (the dev server serves no page at `/`)."""
-    return f"http://{HOST}:{port}{ENTRY_PATH}"
-
-
-async def entry_problem(port: int, timeout: float = IDE_IMPORT_TIMEOUT) -> str | None:
-    """None when GET /src/entry.ts answers 200, as the IDE's import needs; else what the IDE would get and the fix."""
-    try:
-        status = await http_status(port, ENTRY_PATH, timeout)
-    except TimeoutError:
-        return f"the IDE would abandon its import of {ENTRY_PATH}: no answer within {timeout:g} s; {_SEE_VITE}"
-    except OSError as exc:
-        return f"the IDE would get no answer for {ENTRY_PATH} ({exc}); {_SEE_VITE}"
-    if status == 200:
-        return None
-    if status == 0:
-        return f"the IDE would get no HTTP answer for {ENTRY_PATH}: something else listens on port {port}"
-    return f"the IDE would get HTTP {status} for {ENTRY_PATH}: {_ENTRY_FIXES.get(status, _SEE_VITE)}"
 
 
 class DevServer(Protocol):
@@ -123,14 +110,14 @@ class ViteDevServer:
         self._env: dict[str, str] = {}
         self._was_up = False
         self.loadable_entry: str | None = None  # the entry's URL when it answered 200 at the last start
+        self._entry_problem = ""  # else what the IDE got for it
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.prepare(self.ctx)
         self._env = await self.node_environ()
         self.port = self.ports.allocate()
-        vite: Supervisor[DevServer] = Supervisor(self._start, Callbacks(
-            started=self._started, start_failed=self._failed, exited=self._exited, stopped=self._stopped,
-            unexpected=self.ctx.unexpected), name="the Vite dev server", policy=self.backoff, fatal_until_up=True)
+        vite: Supervisor[DevServer] = Supervisor(self._start, self._on_event, name="the Vite dev server",
+                                                 policy=self.backoff, fatal_until_up=True)
         vite.restart()
         try:
             await vite.run(stop)
@@ -138,38 +125,42 @@ class ViteDevServer:
             self.ports.release(self.port)
 
     async def _start(self) -> DevServer:
+        """A Vite that serves, asked at once whether the IDE could import the UI's entry from it."""
+        moved_from = 0
         if self._was_up and not port_is_free(self.port):
-            old, self.port = self.port, self.ports.move(self.port)
-            self.ctx.log(Source.VITE, Level.WARN, f"port {old} is taken; moving to {self.port}")
-        self.ctx.report(ViteStarting(self.port))
+            moved_from, self.port = self.port, self.ports.move(self.port)
+        self.ctx.tell(ViteStarting(self.port, moved_from))
         server = self.make_server(self.ctx.plugin_dir / "ui", self.port, self._env, self._output,
                                   self.ctx.options.vite_timeout, lambda pid: self.ctx.record("vite", pid, None))
         await server.start()
+        try:
+            problem = await entry_problem(self.port)
+        except BaseException:  # also when the start is cancelled: nothing outlives a start that did not finish
+            await server.stop()
+            raise
+        # a URL is printed only once it answers as the IDE's import needs
+        self.loadable_entry = None if problem else entry_url(self.port)
+        self._entry_problem = problem or ""
         return server
 
-    async def _started(self, _server: DevServer) -> None:
-        self._was_up = True
-        # a URL is printed only once it answers as the IDE's import needs
-        problem = await entry_problem(self.port)
-        self.loadable_entry = entry_url(self.port) if problem is None else None
-        if problem is None:
-            self.ctx.log(Source.VITE, Level.INFO, f"ready: the IDE loads {self.loadable_entry}")
-        else:
-            self.ctx.log(Source.VITE, Level.ERROR, problem)
-        self.ctx.report(ViteReady(self.port))  # after its line: the session may announce the plugin ready
+    def _on_event(self, event: SupervisorEvent[DevServer]) -> None:
+        match event:
+            case Started():
+                self._was_up = True
+                self.ctx.tell(ViteReady(self.port, self._entry_problem))
+            case StartFailed(error) if not self._was_up:  # the run ends with this very message: no line beside it
+                self.ctx.report(UiFailed(str(error)))
+            case StartFailed(error):
+                self.ctx.tell(UiFailed(str(error)))
+            case Exited(server, code, restart_in):
+                self._forget(server)
+                self.ctx.tell(UiFailed(f"{describe_exit(code)}; restarting it in {restart_in:g} s"))
+            case Stopped(server):
+                self._forget(server)
+            case HandoverFailed(line):
+                self.ctx.unexpected(line)
 
-    def _failed(self, error: PlugindevError) -> None:
-        self.ctx.report(UiFailed(str(error)))
-        if self._was_up:  # a first start that fails ends the run with this very message
-            self.ctx.log(Source.VITE, Level.ERROR, str(error))
-
-    def _exited(self, server: DevServer, code: int, restart_in: float) -> None:
-        self._stopped(server, False)
-        message = f"{describe_exit(code)}; restarting it in {restart_in:g} s"
-        self.ctx.report(UiFailed(message))
-        self.ctx.log(Source.VITE, Level.ERROR, message)
-
-    def _stopped(self, server: DevServer, _replaced: bool) -> None:
+    def _forget(self, server: DevServer) -> None:
         if server.pid is not None:
             self.ctx.forget(server.pid)
 
@@ -226,8 +217,7 @@ class ViteBuildOnChange:
             group.create_task(rebuild_loop(wanted, stop, self._build, self._install, self._cancelled))
 
     async def _build(self) -> bool:
-        self.ctx.report(UiBuild(done=False))
-        self.ctx.log(Source.VITE, Level.INFO, "vite build")
+        self.ctx.tell(UiBuild(done=False))
         started = time.monotonic()
         errors: deque[str] = deque(maxlen=_QUOTED_ERRORS)
 
@@ -251,17 +241,14 @@ class ViteBuildOnChange:
             self.ctx.forget(process.pid)
         if code != 0:
             reason = " | ".join(errors) or f"exit code {code}"
-            message = f"vite build failed: {reason}"
-            self.ctx.report(UiFailed(message))
-            self.ctx.log(Source.VITE, Level.ERROR, message)
+            self.ctx.tell(UiFailed(f"vite build failed: {reason}"))
             return False
         self.ctx.log(Source.VITE, Level.INFO, f"built UI in {(time.monotonic() - started) * 1000:.0f} ms")
         return True
 
     async def _install(self) -> None:
         target = install_assets(self.ui_dir / "dist" / "assets", self.ctx.state_dir)
-        self.ctx.report(UiBuild(done=True))
-        self.ctx.log(Source.VITE, Level.INFO, f"installed UI assets into {target}")
+        self.ctx.tell(UiBuild(done=True, installed_into=str(target)))
 
     def _cancelled(self) -> None:
         self.ctx.log(Source.VITE, Level.INFO, "UI changed during the build: building again")

@@ -1,4 +1,5 @@
-"""The plugin UI's Vite dev server process: a free port, launch, readiness, and a clean stop.
+"""The plugin UI's Vite dev server process: a free port, launch, readiness, a clean stop, and whether it serves
+the entry the IDE imports.
 
 Vite runs as `ui/node_modules/.bin/vite --port N --strictPort --host 127.0.0.1` in its own process group, so
 stopping it (SIGTERM, then SIGKILL, always to the whole group) never leaves its node children behind. It is
@@ -18,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
+from orchestrator.authoring.validate import ENTRY
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
 from orchestrator.common.net import HOST
@@ -25,6 +27,14 @@ from orchestrator.common.process import spawn, stop_group
 from orchestrator.common.tasks import ended, raise_failure
 
 PORT_RANGE = range(15173, 15273)
+ENTRY_PATH = "/" + ENTRY.removeprefix("ui/")  # what the IDE imports from every plugin's Vite: /src/entry.ts
+IDE_IMPORT_TIMEOUT = 30.0  # seconds after which the IDE abandons the import (its importTimeoutMs)
+_SEE_VITE = "see Vite's output above"
+# what to do when the entry does not answer 200, by status
+_ENTRY_FIXES = {
+    404: f"Vite serves no {ENTRY}; add it (the IDE requests only that file) and keep ui/ as Vite's root",
+    500: "Vite cannot compile it or a module it imports (its error is above); fix that and save",
+}
 _TAIL_LINES = 8  # output lines quoted in an error message
 _POLL = 0.05  # seconds between checks of the HTTP endpoint
 
@@ -102,6 +112,26 @@ async def http_status(port: int, path: str, timeout: float) -> int:
         return 0  # something listens but does not speak HTTP
     except aiohttp.ClientResponseError:
         return 0
+
+
+def entry_url(port: int) -> str:
+    """The URL the IDE imports the UI from, the same for every plugin (the dev server serves no page at `/`)."""
+    return f"http://{HOST}:{port}{ENTRY_PATH}"
+
+
+async def entry_problem(port: int, timeout: float = IDE_IMPORT_TIMEOUT) -> str | None:
+    """None when GET /src/entry.ts answers 200, as the IDE's import needs; else what the IDE would get and the fix."""
+    try:
+        status = await http_status(port, ENTRY_PATH, timeout)
+    except TimeoutError:
+        return f"the IDE would abandon its import of {ENTRY_PATH}: no answer within {timeout:g} s; {_SEE_VITE}"
+    except OSError as exc:
+        return f"the IDE would get no answer for {ENTRY_PATH} ({exc}); {_SEE_VITE}"
+    if status == 200:
+        return None
+    if status == 0:
+        return f"the IDE would get no HTTP answer for {ENTRY_PATH}: something else listens on port {port}"
+    return f"the IDE would get HTTP {status} for {ENTRY_PATH}: {_ENTRY_FIXES.get(status, _SEE_VITE)}"
 
 
 def describe_exit(code: int) -> str:

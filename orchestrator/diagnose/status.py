@@ -15,12 +15,12 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from orchestrator.common.errors import PlugindevError, shown
+from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import UnreadableFile
 from orchestrator.common.lines import LineSplitter, escape_controls
 from orchestrator.common.net import HOST
@@ -28,8 +28,10 @@ from orchestrator.common.process import is_alive
 from orchestrator.common.tasks import ended
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status, with_aggregate
 from orchestrator.model.events import EVENT_STATUS
+from orchestrator.model.state import DevState, Status
 from orchestrator.statefiles.api_file import ApiEndpoint, running_api
-from orchestrator.statefiles.devinfo import DEVINFO, read_devinfo
+from orchestrator.statefiles.codec import Rejected
+from orchestrator.statefiles.devinfo import DEVINFO, load_devinfo
 
 POLL_INTERVAL = 1.0  # seconds between reads of the .devinfo files in --watch without an API
 QUIET = 0.1  # a burst of status events (a replay, building -> starting -> ready) is shown once
@@ -135,34 +137,30 @@ def _build_time(plugin_state_dir: Path) -> str:
 
 
 def state_from_devinfo(path: Path) -> dict[str, Any]:
-    """The state JSON a `.devinfo` implies. plugindev writes the file only while the plugin's health check
-    passes, so a live process is taken as connected only while the plugindev that wrote the file runs."""
-    state: dict[str, Any] = {
-        "pluginID": path.parent.name, "mode": "external", "devPath": "", "vitePort": 0, "viteURL": "",
-        "viteStatus": "idle", "goStatus": "idle", "lastBuildDuration": 0, "lastBuildTime": _build_time(path.parent),
-        "lastError": "", "grpcConnected": False, "pid": 0,
-    }
+    """The state JSON a `.devinfo` implies."""
+    return _devinfo_state(path).to_json()
+
+
+def _devinfo_state(path: Path) -> DevState:
+    """plugindev writes the file only while the plugin's health check passes, so a live process is taken as
+    connected only while the plugindev that wrote the file runs."""
+    state = DevState(pluginID=path.parent.name, devPath="", mode="external", lastBuildTime=_build_time(path.parent))
     try:
-        info = json.loads(read_devinfo(path))
-        pid = info.get("pid") if isinstance(info, dict) else None
-        if not isinstance(pid, int) or pid <= 0:
-            raise ValueError(f"pid {shown(pid)} is not a positive number")
+        info = load_devinfo(path)
     except UnreadableFile as exc:
-        return {**state, "goStatus": "error",
-                "lastError": f"{path} is not a valid .devinfo: it {exc.reason}"}
-    except ValueError as exc:
-        return {**state, "goStatus": "error",
-                "lastError": f"{path} is not a valid .devinfo ({exc}); remove it, `plugindev run` writes it anew"}
-    port = info.get("vitePort") if isinstance(info.get("vitePort"), int) else 0
-    started = info.get("processStartTime")
-    if not is_alive(pid, started if isinstance(started, int) else None):
-        return {**state, "vitePort": port, "viteStatus": "stopped", "goStatus": "stopped",
-                "lastError": f"process {pid} of {path} is no longer running"}
-    writer = info.get("plugindevPid")
-    checked = isinstance(writer, int) and is_alive(writer)
-    return {**state, "pid": pid, "vitePort": port, "viteStatus": "ready" if port else "idle",
-            "viteURL": f"http://{HOST}:{port}" if port else "", "goStatus": "ready", "grpcConnected": checked,
-            "lastError": "" if checked else f"no running plugindev checks process {pid}'s health"}
+        return replace(state, goStatus=Status.ERROR, lastError=f"{path} is not a valid .devinfo: it {exc.reason}")
+    except Rejected as exc:
+        return replace(state, goStatus=Status.ERROR,
+                       lastError=f"{path} is not a valid .devinfo ({exc}); remove it, `plugindev run` writes it anew")
+    port = info.vitePort or 0
+    if not is_alive(info.pid, info.processStartTime):
+        return replace(state, vitePort=port, viteStatus=Status.STOPPED, goStatus=Status.STOPPED,
+                       lastError=f"process {info.pid} of {path} is no longer running")
+    checked = info.plugindevPid is not None and is_alive(info.plugindevPid)
+    return replace(state, vitePort=port, viteStatus=Status.READY if port else Status.IDLE,
+                   viteURL=f"http://{HOST}:{port}" if port else "", goStatus=Status.READY, grpcConnected=checked,
+                   lastError="" if checked else f"no running plugindev checks process {info.pid}'s health",
+                   process=info.backend_process())
 
 
 def devinfo_states(root: Path) -> list[dict[str, Any]]:

@@ -87,21 +87,22 @@ async def check_node(plugin: PluginFacts | None) -> CheckResult:
 
 async def check_package_manager(plugin: PluginFacts) -> CheckResult:
     from orchestrator.link.derived import read_manifest as read_package_json
-    from orchestrator.link.package_managers import choose, tool_folder
+    from orchestrator.link.managers.base import tool_folder
+    from orchestrator.link.package_managers import choose
 
     what = "package manager"
     ui_dir = plugin.dir / "ui"
     try:
-        manager = choose(ui_dir, read_package_json(ui_dir / "package.json"))
+        chosen = choose(ui_dir, read_package_json(ui_dir / "package.json"))
     except PlugindevError as exc:
         return failed(what, str(exc))
-    if manager.name == "npm":
-        return CheckResult(what, f"npm ({manager.reason}): the one that comes with Node")
+    if chosen.version is None:
+        return CheckResult(what, f"{chosen.label} ({chosen.reason}): the one that comes with Node")
     _, version = await _node_version()
-    folder = tool_folder(manager, planned_node_env(version)[0])
+    folder = tool_folder(chosen, planned_node_env(version)[0])
     where = (f"installed in {folder}" if (folder / "node_modules").is_dir()
              else "`plugindev link` or `run` installs it into plugindev's Node environment (from the npm registry)")
-    return CheckResult(what, f"{manager.label} ({manager.reason}): {where}")
+    return CheckResult(what, f"{chosen.label} ({chosen.reason}): {where}")
 
 
 async def check_node_cache(plugin: PluginFacts | None) -> CheckResult:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from orchestrator.go.health import go_plugin_health, lifecycle_health
-from orchestrator.statefiles.devinfo import ExternalDevinfo, process_gone
+from orchestrator.statefiles.devinfo import DevInfo, process_gone
 
 if TYPE_CHECKING:
     import grpc.aio
@@ -21,7 +21,7 @@ Checked = Callable[[str, bool], None]
 """`on_checked(error, lifecycle)`: error "" when the checks pass; lifecycle: the SDK's service answered."""
 
 
-async def check_until_gone(info: ExternalDevinfo, interval: float, on_checked: Checked,
+async def check_until_gone(info: DevInfo, interval: float, on_checked: Checked,
                            on_gone: Callable[[str], Awaitable[None]]) -> None:
     """Report every check to `on_checked`; once the process is dead (or its PID recycled) call `on_gone(why)`
     and return. Cancel it to stop checking: the connection is closed either way."""

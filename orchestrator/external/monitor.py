@@ -22,44 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.common.files import UnreadableFile, write_failure
-from orchestrator.common.net import HOST
 from orchestrator.common.rebuild import FOLDER_CHECK, folder_identity, own_stop, stopped_within
 from orchestrator.common.supervision import keep_running
 from orchestrator.common.tasks import ended
 from orchestrator.external.checks import check_until_gone
-from orchestrator.model.events import (
-    EVENT_LOG,
-    EVENT_STATUS,
-    Event,
-    EventBus,
-    Level,
-    LogEntry,
-    LogRing,
-    Source,
-    entry_size,
-    publish_log,
-)
-from orchestrator.model.state import DevState, SessionStopped, Status, apply_change, now_rfc3339
-from orchestrator.statefiles.devinfo import (
-    DEVINFO,
-    DevinfoRejected,
-    ExternalDevinfo,
-    parse_devinfo,
-    process_gone,
-    read_devinfo,
-)
+from orchestrator.model.events import EventBus, Level, LogEntry, Source, publish_log
+from orchestrator.model.record import PluginRecord
+from orchestrator.model.state import DevState, ExternalFound, ExternalHealth, ExternalRejected, SessionStopped
+from orchestrator.statefiles.codec import Rejected
+from orchestrator.statefiles.devinfo import DEVINFO, DevInfo, decode_devinfo, process_gone, read_devinfo
 
 FolderId = tuple[int, int]  # which folder is at a path (device, inode)
 
 
 @dataclass
 class _Followed:
-    """One plugin folder whose `.devinfo` the monitor follows."""
+    """One plugin folder whose `.devinfo` the monitor follows, and the plugin's record (kept while it is followed,
+    whatever process its file names)."""
 
     plugin_id: str
     raw: bytes  # the file as last read
-    state: DevState
-    info: ExternalDevinfo | None = None  # None: the file was rejected
+    record: PluginRecord
+    info: DevInfo | None = None  # None: the file was rejected
     health: str | None = None  # the last check: None before the first, "" passing, else why it failed
     checks: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -82,20 +66,19 @@ class ExternalMonitor:
         self.interval = interval
         self.settle = settle
         self._followed: dict[str, _Followed] = {}
-        self._logs: dict[str, LogRing[LogEntry]] = {}  # of the plugins in `states()` only
         self._checks: set[asyncio.Task[None]] = set()  # also those cancelled and still closing their connection
 
     # -- what serve and the API read ------------------------------------------------------------------------
     def states(self) -> dict[str, DevState]:
-        return {plugin_id: followed.state for plugin_id, followed in self._followed.items()}
+        return {plugin_id: followed.record.state for plugin_id, followed in self._followed.items()}
 
     def devinfo(self, plugin_id: str) -> dict[str, Any] | None:
         followed = self._followed.get(plugin_id)
-        return dict(followed.info.data) if followed and followed.info else None
+        return followed.info.to_json() if followed and followed.info else None
 
     def logs(self, plugin_id: str, count: int = 0) -> list[LogEntry]:
-        entries = list(self._logs.get(plugin_id, ()))
-        return entries if count <= 0 else entries[-count:]
+        followed = self._followed.get(plugin_id)
+        return followed.record.recent_logs(count) if followed else []
 
     # -- watching ---------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -235,8 +218,8 @@ class ExternalMonitor:
             self._reject(plugin_id, raw, f"{path} rejected: {unreadable}")
             return
         try:
-            info = parse_devinfo(raw, plugin_id)
-        except DevinfoRejected as exc:
+            info = decode_devinfo(raw, plugin_id)
+        except Rejected as exc:
             self._reject(plugin_id, raw, f"{path} rejected: {exc}")
             return
         gone = process_gone(info)
@@ -245,18 +228,20 @@ class ExternalMonitor:
         else:
             self._attach(plugin_id, raw, info)
 
-    def _attach(self, plugin_id: str, raw: bytes, info: ExternalDevinfo) -> None:
+    def _attach(self, plugin_id: str, raw: bytes, info: DevInfo) -> None:
+        process, vite_port = info.backend_process(), info.vitePort or 0
         followed = self._followed.get(plugin_id)
         if followed is not None and followed.info is not None and followed.info.same_process(info):
             followed.raw, followed.info = raw, info  # rewritten for the same process: the checks go on
-            self._set_state(followed, external_state(info, followed.health))
+            followed.record.report(ExternalFound(process, vite_port, rewritten=True))
             return
         if followed is not None:
             _end_checks(followed)  # the task closes the old connection
         previous = f" (was pid {followed.info.pid})" if followed is not None and followed.info else ""
-        self.log(plugin_id, Level.INFO, f"found pid {info.pid} ({info.endpoint}){previous}: connecting")
-        followed = self._followed[plugin_id] = _Followed(plugin_id, raw, external_state(info, None), info)
-        self.bus.publish(Event(EVENT_STATUS, plugin_id, followed.state.to_json()))
+        # followed anew (what the old process's checks may still say is ignored), in the same record
+        followed = self._followed[plugin_id] = _Followed(plugin_id, raw, self._record_of(plugin_id), info)
+        followed.record.log(Source.MANAGER, Level.INFO, f"found pid {info.pid} ({info.endpoint}){previous}: connecting")
+        followed.record.report(ExternalFound(process, vite_port))
         checks = partial(check_until_gone, info, self.interval,
                          lambda error, lifecycle: self._health_checked(followed, error, lifecycle),
                          lambda why: self._remove_stale(plugin_id, followed.raw, why))
@@ -269,14 +254,9 @@ class ExternalMonitor:
         followed = self._followed.get(plugin_id)
         if followed is not None:
             _end_checks(followed)
-        self.log(plugin_id, Level.ERROR, reason)
-        state = rejected_state(plugin_id, reason)
-        if followed is None:
-            followed = self._followed[plugin_id] = _Followed(plugin_id, raw, state)
-            self.bus.publish(Event(EVENT_STATUS, plugin_id, state.to_json()))
-        else:
-            followed.raw, followed.info, followed.health, followed.checks = raw, None, None, None
-            self._set_state(followed, state)
+        followed = self._followed[plugin_id] = _Followed(plugin_id, raw, self._record_of(plugin_id))
+        followed.record.log(Source.MANAGER, Level.ERROR, reason)
+        followed.record.report(ExternalRejected(reason))
 
     async def _remove_stale(self, plugin_id: str, raw: bytes, reason: str) -> None:
         """The file names a process that is gone: remove it, unless someone rewrote it since it was read."""
@@ -301,71 +281,54 @@ class ExternalMonitor:
         message = f"{reason}: removed {path}"
         followed = self._followed.get(plugin_id)
         if followed is None:
-            self.log(plugin_id, Level.INFO, message)
-            self._drop(plugin_id)  # never listed: nothing of it is kept
+            publish_log(self.bus, plugin_id, Level.INFO, message)  # never listed: nothing of it is kept
         else:
             self._forget(followed, message)
 
     def _forget(self, followed: _Followed, message: str) -> None:
         """Stop following: one last status ("stopped"), then the plugin leaves `states()`."""
-        self.log(followed.plugin_id, Level.INFO, message)
-        self._set_state(followed, apply_change(followed.state, SessionStopped()))
+        followed.record.log(Source.MANAGER, Level.INFO, message)
+        followed.record.report(SessionStopped())
         self._drop(followed.plugin_id)
 
     def _drop(self, plugin_id: str) -> None:
-        """The plugin leaves `states()`, and its kept logs go with it: its last events are published already, and
-        plugins that come and go must not add up."""
+        """The plugin leaves `states()`, and its record (its kept logs) goes with it: its last events are published
+        already, and plugins that come and go must not add up."""
         followed = self._followed.pop(plugin_id, None)
-        self._logs.pop(plugin_id, None)
         if followed is not None:
             _end_checks(followed)
 
+    def _record_of(self, plugin_id: str) -> PluginRecord:
+        """The record of a plugin followed already (whatever its file said before), else a new one."""
+        followed = self._followed.get(plugin_id)
+        if followed is not None:
+            return followed.record
+        return PluginRecord(self.bus, DevState(pluginID=plugin_id, devPath="", mode="external"))
+
     # -- checking one process -----------------------------------------------------------------------------
     def _health_checked(self, followed: _Followed, error: str, lifecycle: bool) -> None:
+        if self._followed.get(followed.plugin_id) is not followed:
+            return  # the checks of a process no longer followed, in their last moment
         assert followed.info is not None
         info, before = followed.info, followed.health
         followed.health = error
         if error and before != error:
-            self.log(followed.plugin_id, Level.WARN, f"pid {info.pid}: {error}")
+            followed.record.log(Source.MANAGER, Level.WARN, f"pid {info.pid}: {error}")
         elif not error and before is None:
             sdk = "the SDK's lifecycle service serves" if lifecycle else "no SDK lifecycle service"
-            self.log(followed.plugin_id, Level.INFO, f"attached to pid {info.pid} ({info.endpoint}; {sdk})")
+            followed.record.log(Source.MANAGER, Level.INFO, f"attached to pid {info.pid} ({info.endpoint}; {sdk})")
         elif not error and before:
-            self.log(followed.plugin_id, Level.INFO, f"pid {info.pid} serves again")
-        self._set_state(followed, external_state(info, error))
+            followed.record.log(Source.MANAGER, Level.INFO, f"pid {info.pid} serves again")
+        followed.record.report(ExternalHealth(error))
 
     def _checks_failed(self, followed: _Followed, line: str) -> None:
         """The checks stopped on an unexpected error (they run again after the backoff): said, and the state's."""
-        assert followed.info is not None
-        self.log(followed.plugin_id, Level.ERROR, line)
+        if self._followed.get(followed.plugin_id) is not followed:
+            return
+        followed.record.log(Source.MANAGER, Level.ERROR, line)
         followed.health = line
-        self._set_state(followed, external_state(followed.info, line))
-
-    # -- reporting --------------------------------------------------------------------------------------------
-    def _set_state(self, followed: _Followed, state: DevState) -> None:
-        if state != followed.state:
-            followed.state = state
-            self.bus.publish(Event(EVENT_STATUS, followed.plugin_id, state.to_json()))
+        followed.record.report(ExternalHealth(line))
 
     def _say(self, level: Level, message: str) -> None:
         """The monitor's own line, of no one plugin (its folder, its own failure)."""
         publish_log(self.bus, "", level, message)
-
-    def log(self, plugin_id: str, level: Level, message: str) -> None:
-        entry = LogEntry(now_rfc3339(), Source.MANAGER, level, message, plugin_id)
-        self._logs.setdefault(plugin_id, LogRing(entry_size)).append(entry)
-        self.bus.publish(Event(EVENT_LOG, plugin_id, [entry.to_json()]))
-
-
-def external_state(info: ExternalDevinfo, health_error: str | None) -> DevState:
-    """The state shown for an attached process: `health_error` None while the first check is under way,
-    "" while the checks pass, else why the last one failed."""
-    connected = health_error == ""
-    status = Status.STARTING if health_error is None else Status.READY if connected else Status.ERROR
-    return DevState(pluginID=info.plugin_id, devPath="", mode="external", vitePort=info.vite_port,
-                    viteURL=f"http://{HOST}:{info.vite_port}" if info.vite_port else "", goStatus=status,
-                    lastError=health_error or "", grpcConnected=connected, process=info.backend_process())
-
-
-def rejected_state(plugin_id: str, reason: str) -> DevState:
-    return DevState(pluginID=plugin_id, devPath="", mode="external", goStatus=Status.ERROR, lastError=reason)

@@ -6,10 +6,10 @@ Relative `file:`/`link:` paths are made absolute; other `workspace:` dependencie
 the pnpm workspace; the plugin's own scripts and `packageManager`/`workspaces` fields are dropped (this is
 not the plugin's project, only its dependencies). Shared packages the sources import without declaring
 (`@mui/material/List` in a monorepo plugin that relies on hoisting) are added at the host's version.
-For npm, every shared package the manifest installs is also an override at the manifest's own spec: a
-dependency that peers another release of it (a bundled `@mui/icons-material` wanting a newer `@mui/material`
-than the host's) then takes the plugin's instead of failing with ERESOLVE. The host's instance is the one
-used at run time anyway; plugindev warns about such peers itself (see peers).
+The shared packages the manifest installs are pinned at the manifest's own specs where the manager would
+otherwise fail on a dependency that peers another release of one (npm's ERESOLVE; see the manager's
+`pin_shared`). The host's instance is the one used at run time anyway; plugindev warns about such peers
+itself (see peers).
 The lockfile is copied (a workspace's lockfile: its importer for `ui/` becomes the root importer) so
 versions stay those the plugin locked.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.link.package_managers import PackageManager
+from orchestrator.link.managers.base import ChosenManager
 from orchestrator.shimgen.shared_list import package_name
 
 DEPENDENCY_SECTIONS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
@@ -79,7 +79,7 @@ def undeclared_shared(manifest: Mapping[str, Any], src_dir: Path, host_versions:
 
 
 def derive_manifest(manifest: Mapping[str, Any], ui_dir: Path, *, supplied: Iterable[str],
-                    added: Mapping[str, str], manager: PackageManager, shared: Collection[str]) -> dict[str, Any]:
+                    added: Mapping[str, str], chosen: ChosenManager, shared: Collection[str]) -> dict[str, Any]:
     """The manifest plugindev installs from; `shared`: the npm-published shared packages."""
     supplied_set = set(supplied)
     derived = {k: v for k, v in manifest.items() if k not in _DROPPED_FIELDS}
@@ -88,7 +88,7 @@ def derive_manifest(manifest: Mapping[str, Any], ui_dir: Path, *, supplied: Iter
         deps = manifest.get(section)
         if not isinstance(deps, dict):
             continue
-        kept = {name: _rewrite_spec(name, spec, ui_dir, manager) for name, spec in deps.items()
+        kept = {name: _rewrite_spec(name, spec, ui_dir, chosen) for name, spec in deps.items()
                 if name not in supplied_set and isinstance(spec, str)}
         if kept:
             derived[section] = kept
@@ -96,28 +96,24 @@ def derive_manifest(manifest: Mapping[str, Any], ui_dir: Path, *, supplied: Iter
             derived.pop(section)
     if added:
         derived["dependencies"] = {**derived.get("dependencies", {}), **added}
-    if manager.name == "npm":
-        pinned = {name: spec for section in INSTALLED_SECTIONS for name, spec in derived.get(section, {}).items()
-                  if name in shared}
-        own = manifest.get("overrides")
-        if pinned and (own is None or isinstance(own, dict)):
-            derived["overrides"] = {**pinned, **(own or {})}  # the plugin's own overrides win
-    return derived
+    installed_shared = {name: spec for section in INSTALLED_SECTIONS for name, spec in derived.get(section, {}).items()
+                        if name in shared}
+    return chosen.manager.pin_shared(derived, installed_shared)
 
 
-def _rewrite_spec(name: str, spec: str, ui_dir: Path, manager: PackageManager) -> str:
+def _rewrite_spec(name: str, spec: str, ui_dir: Path, chosen: ChosenManager) -> str:
     for protocol in ("file:", "link:", "portal:"):
         if spec.startswith(protocol):
             path = Path(spec[len(protocol):]).expanduser()
             return protocol + str(path if path.is_absolute() else (ui_dir / path).resolve())
     if spec.startswith("workspace:"):
-        folder = _workspace_package(name, manager.workspace_root)
+        folder = _workspace_package(name, chosen.workspace_root)
         if folder is None:
             raise PlugindevError(
                 f"{ui_dir / 'package.json'}: {name} is \"{spec}\" but no workspace package is named {name}; "
                 "give it a version range or add that package to the workspace"
             )
-        return ("link:" if manager.name == "pnpm" else "file:") + str(folder)
+        return chosen.manager.LOCAL_PROTOCOL + str(folder)
     return spec
 
 
@@ -142,9 +138,9 @@ def _workspace_package(name: str, root: Path | None) -> Path | None:
     return None
 
 
-def derived_lockfile(manager: PackageManager, ui_dir: Path) -> tuple[str, bytes] | None:
+def derived_lockfile(chosen: ChosenManager, ui_dir: Path) -> tuple[str, bytes] | None:
     """(file name, content) of the lockfile to install from, or None to resolve afresh."""
-    lockfile = manager.lockfile
+    lockfile = chosen.lockfile
     if lockfile is None:
         return None
     if lockfile.parent == ui_dir:

@@ -1,58 +1,32 @@
-"""Which package manager installs a plugin's UI, at which version, and how plugindev runs it.
+"""Which package manager installs a plugin's UI, and at which version: the registry of managers (one module
+each in link.managers; a new one is a module and a line here), and the choice among them.
 
-The manager comes from the lockfile in `ui/` (`pnpm-lock.yaml`, `yarn.lock`, `package-lock.json`), else a
-`pnpm-workspace.yaml` above `ui/` (the plugin lives in a pnpm workspace), else the `packageManager` field,
-else npm. Its version comes from `packageManager` (`"pnpm@9.15.0+sha512..."`) or the lockfile's format
-(`lockfileVersion: '9.0'` -> pnpm 9), never "latest": a newer major may rewrite the lockfile's format or
-refuse build scripts. pnpm and yarn are installed, once per version, inside plugindev's Node environment and
-run with its Node; npm is the environment's own.
+The manager comes from the lockfile in `ui/` (each manager names its own: `pnpm-lock.yaml`, `yarn.lock`,
+`package-lock.json`), else a `pnpm-workspace.yaml` above `ui/` (the plugin lives in a pnpm workspace), else
+the `packageManager` field, else npm. Its version comes from `packageManager` (`"pnpm@9.15.0+sha512..."`) or,
+through the manager, from the lockfile's format (`lockfileVersion: '9.0'` -> pnpm 9), never "latest".
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.common.node import NodeEnv, install_packages
+from orchestrator.link.managers import npm, pnpm, yarn
+from orchestrator.link.managers.base import ChosenManager, PackageManager
 
-# pnpm lockfile format major -> the last pnpm release that writes it
-PNPM_FOR_LOCKFILE = {"9": "9.15.9", "6": "8.15.9", "5": "7.33.7"}
-DEFAULT_PNPM = PNPM_FOR_LOCKFILE["9"]
-DEFAULT_YARN_CLASSIC = "1.22.22"
-DEFAULT_YARN_BERRY = "4.9.2"
-# manager -> (npm package that ships it, its entry script inside that package)
-_CLASSIC_YARN = ("yarn", "bin/yarn.js")
-_BERRY_YARN = ("@yarnpkg/cli-dist", "bin/yarn.js")
-_PNPM = ("pnpm", "bin/pnpm.cjs")
-
-_LOCKFILES = (("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("package-lock.json", "npm"),
-              ("npm-shrinkwrap.json", "npm"))
-_LOCKFILE_VERSION = re.compile(r"^lockfileVersion:\s*['\"]?(\d+)", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class PackageManager:
-    name: str  # npm, pnpm or yarn
-    version: str | None  # exact version plugindev runs; None: the Node environment's npm
-    reason: str  # where the choice comes from, for messages
-    lockfile: Path | None  # the plugin's lockfile (in ui/ or at the workspace root)
-    workspace_root: Path | None  # the folder holding pnpm-workspace.yaml, when ui/ is inside one
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.version}" if self.version else self.name
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0]) if self.version and self.version[0].isdigit() else 0
+# name (as `packageManager` spells it) -> manager; a ui/ with the lockfiles of several takes the first one's
+MANAGERS: dict[str, PackageManager] = {"pnpm": pnpm, "yarn": yarn, "npm": npm}
+DEFAULT_MANAGER = "npm"  # no lockfile, no workspace, no `packageManager`
+WORKSPACE_FILE = "pnpm-workspace.yaml"
+WORKSPACE_MANAGER = "pnpm"  # the one of a workspace (WORKSPACE_FILE above ui/)
+_LOCKFILE_HEAD = 4096  # bytes of a lockfile that hold its format
 
 
 def find_workspace_root(ui_dir: Path) -> Path | None:
     for folder in ui_dir.resolve().parents:
-        if (folder / "pnpm-workspace.yaml").is_file():
+        if (folder / WORKSPACE_FILE).is_file():
             return folder
     return None
 
@@ -66,36 +40,37 @@ def declared_manager(manifest: dict[str, Any]) -> tuple[str, str] | None:
     return name, version.split("+")[0]
 
 
-def choose(ui_dir: Path, manifest: dict[str, Any]) -> PackageManager:
+def choose(ui_dir: Path, manifest: dict[str, Any]) -> ChosenManager:
     workspace = find_workspace_root(ui_dir)
     declared = declared_manager(manifest)
     if declared is None and workspace is not None:
         declared = declared_manager(_read_json(workspace / "package.json"))
-    lockfile = next(((ui_dir / f, m) for f, m in _LOCKFILES if (ui_dir / f).is_file()), None)
+    lockfile = next(((ui_dir / file, name) for name, manager in MANAGERS.items() for file in manager.LOCKFILES
+                     if (ui_dir / file).is_file()), None)
     path: Path | None
     if lockfile is not None:
-        name, reason, path = lockfile[1], f"ui/{lockfile[0].name}", lockfile[0]
+        path, name = lockfile
+        reason = f"ui/{path.name}"
     elif workspace is not None:
-        root_lock = workspace / "pnpm-lock.yaml"
-        name, reason = "pnpm", f"{workspace / 'pnpm-workspace.yaml'}"
+        name, reason = WORKSPACE_MANAGER, f"{workspace / WORKSPACE_FILE}"
+        root_lock = workspace / MANAGERS[name].LOCKFILES[0]
         path = root_lock if root_lock.is_file() else None
-    elif declared is not None and declared[0] in {"npm", "pnpm", "yarn"}:
+    elif declared is not None and declared[0] in MANAGERS:
         name, reason, path = declared[0], "packageManager in ui/package.json", None
     else:
-        name, reason, path = "npm", "no lockfile", None
-    if name == "npm":
-        return PackageManager("npm", None, reason, path, workspace)
-    if declared is not None and declared[0] == name and declared[1][:1].isdigit():
-        return PackageManager(name, declared[1], f"packageManager {declared[0]}@{declared[1]}", path, workspace)
-    return PackageManager(name, _version_from_lockfile(name, path), reason, path, workspace)
+        name, reason, path = DEFAULT_MANAGER, "no lockfile", None
+    pinned = declared[1] if declared is not None and declared[0] == name and declared[1][:1].isdigit() else None
+    version = MANAGERS[name].version(pinned, _head(path))
+    if pinned is not None and version == pinned:
+        reason = f"packageManager {name}@{pinned}"
+    return ChosenManager(name, MANAGERS[name], version, reason, path, workspace)
 
 
-def _version_from_lockfile(name: str, lockfile: Path | None) -> str:
-    head = lockfile.read_text(encoding="utf-8", errors="replace")[:4096] if lockfile else ""
-    if name == "pnpm":
-        found = _LOCKFILE_VERSION.search(head)
-        return PNPM_FOR_LOCKFILE.get(found[1], DEFAULT_PNPM) if found else DEFAULT_PNPM
-    return DEFAULT_YARN_BERRY if "__metadata:" in head else DEFAULT_YARN_CLASSIC
+def _head(lockfile: Path | None) -> str:
+    if lockfile is None:
+        return ""
+    with lockfile.open("rb") as file:
+        return file.read(_LOCKFILE_HEAD).decode("utf-8", errors="replace")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -104,36 +79,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def tool_folder(manager: PackageManager, env: NodeEnv) -> Path:
-    """Where a pnpm or yarn version is installed (once) inside plugindev's Node environment."""
-    return env.root / "package-managers" / f"{manager.name}@{manager.version}"
-
-
-async def command(manager: PackageManager, env: NodeEnv) -> list[str]:
-    """The argv of `<manager> install` for a plugindev-owned project folder (tools installed on first use)."""
-    if manager.name == "npm":
-        return [env.which("npm"), "install", "--no-audit", "--no-fund", "--loglevel=error"]
-    assert manager.version is not None
-    package, script = _PNPM if manager.name == "pnpm" else _CLASSIC_YARN if manager.major < 2 else _BERRY_YARN
-    folder = tool_folder(manager, env)
-    await install_packages(env, folder, {package: manager.version})
-    entry = [env.which("node"), str(folder / "node_modules" / package / script)]
-    if manager.name == "pnpm":
-        # the folder is not part of any workspace; never prompt; a lockfile that no longer matches is updated
-        argv = [*entry, "install", "--ignore-workspace", "--no-frozen-lockfile", "--reporter=append-only",
-                "--config.confirm-modules-purge=false"]
-        # pnpm 10 runs no dependency build scripts unless allowed; esbuild's and the like must run
-        return [*argv, "--config.dangerously-allow-all-builds=true"] if manager.major >= 10 else argv
-    if manager.major < 2:
-        return [*entry, "install", "--non-interactive", "--no-progress"]
-    return [*entry, "install"]
-
-
-def environment(manager: PackageManager, env: NodeEnv) -> dict[str, str]:
-    environ = env.environ()
-    if manager.name == "yarn" and manager.major >= 2:
-        # a node_modules folder (not Plug'n'Play), and a lockfile that may be updated in plugindev's copy
-        environ.update(YARN_NODE_LINKER="node-modules", YARN_ENABLE_IMMUTABLE_INSTALLS="false")
-    return environ

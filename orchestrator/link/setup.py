@@ -30,16 +30,18 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_atomic
+from orchestrator.common.install_errors import install_failure
 from orchestrator.common.node import NodeEnv, ensure_node_env, run_captured
 from orchestrator.link.derived import declared, derive_manifest, derived_lockfile, read_manifest, undeclared_shared
 from orchestrator.link.host_packages import generate_host_packages
-from orchestrator.link.install_errors import install_failure
-from orchestrator.link.package_managers import PackageManager, choose, command, environment
+from orchestrator.link.managers.base import ChosenManager
+from orchestrator.link.package_managers import MANAGERS, choose
 from orchestrator.link.peers import PeerConflict, peer_conflicts
 from orchestrator.shimgen.generate import LOCK_FILE, SHIMS_DIR, generate, read_lock
 from orchestrator.shimgen.shared_list import load_shared_list
@@ -104,53 +106,56 @@ def mirror_node_modules(ui_dir: Path) -> None:
         link_package(target, name, source / name)
 
 
-def _stamp(manager: PackageManager, manifest: dict[str, object], lockfile: tuple[str, bytes] | None,
+def _stamp(chosen: ChosenManager, manifest: dict[str, object], lockfile: tuple[str, bytes] | None,
            npmrc: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (manager.label.encode(), json.dumps(manifest, sort_keys=True).encode(),
+    for part in (chosen.label.encode(), json.dumps(manifest, sort_keys=True).encode(),
                  lockfile[1] if lockfile else b"", npmrc):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest() + "\n"
 
 
-def _npmrc(ui_dir: Path, manager: PackageManager) -> bytes:
+def _npmrc(ui_dir: Path, chosen: ChosenManager) -> bytes:
     """The plugin's npm settings (registry, auth, peer handling): the workspace root's, then ui/'s."""
-    sources = [manager.workspace_root / ".npmrc"] if manager.workspace_root else []
+    sources = [chosen.workspace_root / ".npmrc"] if chosen.workspace_root else []
     return b"".join(p.read_bytes() + b"\n" for p in [*sources, ui_dir / ".npmrc"] if p.is_file())
 
 
-async def _install(ui_dir: Path, env: NodeEnv, manager: PackageManager, manifest: dict[str, object],
-                   lockfile: tuple[str, bytes] | None, npmrc: bytes, stamp: str, *, verbose: bool) -> None:
+async def _install(ui_dir: Path, env: NodeEnv, chosen: ChosenManager, manifest: dict[str, object],
+                   lockfile: tuple[str, bytes] | None, npmrc: bytes, stamp: str, *, verbose: bool,
+                   on_spawn: Callable[[int], None]) -> None:
     deps = ui_dir / DEPS
     deps.mkdir(parents=True, exist_ok=True)
     (ui_dir / OWNED / ".gitignore").write_text("*\n")  # never shows up as untracked in the plugin's repository
-    for name in ("package.json", "pnpm-lock.yaml", "yarn.lock", "package-lock.json", "npm-shrinkwrap.json",
-                 ".npmrc", "node_modules/" + INSTALL_STAMP):
+    lockfiles = [name for manager in MANAGERS.values() for name in manager.LOCKFILES]
+    for name in ("package.json", *lockfiles, ".npmrc", "node_modules/" + INSTALL_STAMP):
         (deps / name).unlink(missing_ok=True)
     write_atomic(deps / "package.json", (json.dumps(manifest, indent=2) + "\n").encode())
     if lockfile is not None:
         write_atomic(deps / lockfile[0], lockfile[1])
-    elif manager.name == "yarn" and manager.major >= 2:
-        # yarn 2+ takes a folder without a yarn.lock for a part of the project above it (ui/) and refuses it
-        write_atomic(deps / "yarn.lock", b"")
+    elif (fresh := chosen.manager.fresh_lockfile(chosen)) is not None:
+        write_atomic(deps / chosen.manager.LOCKFILES[0], fresh)
     if npmrc:
         write_atomic(deps / ".npmrc", npmrc)
-    argv = await command(manager, env)
-    code, out, err = await run_captured(*argv, cwd=deps, env=environment(manager, env))
+    argv = await chosen.manager.install_command(chosen, env)
+    code, out, err = await run_captured(*argv, cwd=deps, env=chosen.manager.environment(chosen, env),
+                                        on_spawn=on_spawn)
     output = out + err
     write_atomic(ui_dir / INSTALL_LOG, f"$ {' '.join(argv)}\n{output}".encode())
     if code != 0:
         if verbose:
             sys.stderr.write(output)
-        raise install_failure(manager.name, f"{manager.label} install for {ui_dir} ({manager.reason})", output,
-                              dependencies=declared(manifest), log=ui_dir / INSTALL_LOG)
+        raise install_failure(chosen.manager.condense(output, declared(manifest)),
+                              f"{chosen.label} install for {ui_dir} ({chosen.reason})", log=ui_dir / INSTALL_LOG)
     (deps / "node_modules").mkdir(exist_ok=True)
     (deps / "node_modules" / INSTALL_STAMP).write_text(stamp)
 
 
 async def prepare_ui(plugin_dir: Path, env: NodeEnv | None = None, *, install: bool = True,
-                     verbose: bool = False) -> UiSetup:
-    """Generate the vite-plugin and host packages, install dependencies when stale, and link the packages."""
+                     verbose: bool = False, on_spawn: Callable[[int], None] = lambda _pid: None) -> UiSetup:
+    """Generate the vite-plugin and host packages, install dependencies when stale, and link the packages.
+
+    `on_spawn(pid)` is told of the install's process group as it starts (see process.spawn)."""
     ui_dir = plugin_dir.resolve() / "ui"
     if not (ui_dir / "package.json").is_file():
         raise PlugindevError(f"{ui_dir / 'package.json'} is missing; the UI needs a package.json")
@@ -160,23 +165,23 @@ async def prepare_ui(plugin_dir: Path, env: NodeEnv | None = None, *, install: b
     host = generate_host_packages(shared, read_lock(package_dir / LOCK_FILE), ui_dir / HOST_PACKAGES,
                                   package_dir / SHIMS_DIR)
     original = read_manifest(ui_dir / "package.json")
-    manager = choose(ui_dir, original)
+    chosen = choose(ui_dir, original)
     added = undeclared_shared(original, ui_dir / "src", shared.host_versions)
     manifest = derive_manifest(original, ui_dir, supplied=[VITE_PLUGIN_PACKAGE, *host], added=added,
-                               manager=manager, shared=shared.host_versions)
-    lockfile = derived_lockfile(manager, ui_dir)
-    npmrc = _npmrc(ui_dir, manager)
-    stamp = _stamp(manager, manifest, lockfile, npmrc)
+                               chosen=chosen, shared=shared.host_versions)
+    lockfile = derived_lockfile(chosen, ui_dir)
+    npmrc = _npmrc(ui_dir, chosen)
+    stamp = _stamp(chosen, manifest, lockfile, npmrc)
     node_modules = ui_dir / DEPS / "node_modules"
     current = node_modules / INSTALL_STAMP
     installed = install and (not current.is_file() or current.read_text() != stamp)
     if installed:
-        await _install(ui_dir, env or await ensure_node_env(), manager, manifest, lockfile, npmrc, stamp,
-                       verbose=verbose)
+        await _install(ui_dir, env or await ensure_node_env(), chosen, manifest, lockfile, npmrc, stamp,
+                       verbose=verbose, on_spawn=on_spawn)
     node_modules.mkdir(parents=True, exist_ok=True)
     link_package(node_modules, VITE_PLUGIN_PACKAGE, package_dir)
     for name, folder in host.items():
         link_package(node_modules, name, folder)
     mirror_node_modules(ui_dir)
     conflicts = peer_conflicts(node_modules, shared.host_versions)
-    return UiSetup(ui_dir, manager.label, installed, package_dir, tuple(added), tuple(conflicts))
+    return UiSetup(ui_dir, chosen.label, installed, package_dir, tuple(added), tuple(conflicts))

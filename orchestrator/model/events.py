@@ -1,5 +1,6 @@
-"""The events a plugin's session publishes (the IDE's names), and the bus that fans them out to the printer,
-`--json` and the API alike."""
+"""The events published about plugins and plugindev itself, typed (the IDE's names and JSON are made only by the
+outputs: `--json`, the event stream), and the bus that fans them out to the printer, the API's history and
+streams alike."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import enum
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Generic, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
-from orchestrator.model.state import now_rfc3339
+from orchestrator.model.state import DevState, now_rfc3339
 
 LOG_CAPACITY = 5000  # log entries kept per plugin
 # ... holding at most this many characters of messages: a line is cut at 16 KiB (orchestrator.common.lines), yet
@@ -25,6 +26,7 @@ SUBSCRIBER_BUDGET = 1 << 20
 EVENT_STATUS = "plugin/devserver/status"
 EVENT_LOG = "plugin/devserver/log"
 EVENT_ERROR = "plugin/devserver/error"
+EVENT_SYSTEM = "plugindev/system"  # plugindev's own message to its user
 EVENT_DROPPED = "plugindev/dropped"  # the last event of a subscriber that fell too far behind
 
 T = TypeVar("T")
@@ -72,19 +74,96 @@ class BuildError:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
+# -- what is published: typed, turned into the IDE's JSON only by the outputs (--json, SSE) ------------------
+
+
 @dataclass(frozen=True)
-class Event:
-    name: str
-    plugin_id: str
-    payload: Any
-    id: int = 0  # given by the bus, increasing: a stream resumes after the last id it saw
+class StatusChanged:
+    """A plugin's state after a change (the whole state)."""
+
+    state: DevState
+    name: ClassVar[str] = EVENT_STATUS
+
+    @property
+    def plugin_id(self) -> str:
+        return self.state.pluginID
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.name, "pluginID": self.plugin_id, "data": self.payload, "id": self.id}
+        return self.state.to_json()
 
 
-def errors_payload(plugin_id: str, errors: list[BuildError]) -> dict[str, Any]:
-    return {"pluginID": plugin_id, "errors": [asdict(e) for e in errors]}
+@dataclass(frozen=True)
+class LogAppended:
+    """One log line of a plugin, or of plugindev itself when its pluginID is "" (its saved set, its records)."""
+
+    entry: LogEntry
+    name: ClassVar[str] = EVENT_LOG
+
+    @property
+    def plugin_id(self) -> str:
+        return self.entry.pluginID
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [self.entry.to_json()]  # the IDE's log event holds a list of entries
+
+
+@dataclass(frozen=True)
+class BuildErrors:
+    """The errors of a failed build (none: the plugin.yaml check or a build passed)."""
+
+    plugin_id: str
+    errors: tuple[BuildError, ...]
+    name: ClassVar[str] = EVENT_ERROR
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pluginID": self.plugin_id, "errors": [asdict(error) for error in self.errors]}
+
+
+@dataclass(frozen=True)
+class SystemMessage:
+    """What plugindev tells its user about itself (the leftovers it ended, where its API and dashboard are, that
+    it stops), of no one plugin."""
+
+    message: str
+    name: ClassVar[str] = EVENT_SYSTEM
+    plugin_id: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tag": "system", "message": self.message}
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The last event of a subscriber that fell too far behind (made by the bus only)."""
+
+    reason: str
+    name: ClassVar[str] = EVENT_DROPPED
+    plugin_id: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
+Published = StatusChanged | LogAppended | BuildErrors | SystemMessage
+Payload = Published | Dropped
+
+
+@dataclass(frozen=True)
+class Event:
+    payload: Payload
+    id: int = 0  # given by the bus, increasing: a stream resumes after the last id it saw
+
+    @property
+    def name(self) -> str:
+        return self.payload.name
+
+    @property
+    def plugin_id(self) -> str:
+        return self.payload.plugin_id
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as `--json` prints it (an SSE frame carries its name, `payload.to_json()` and id)."""
+        return {"event": self.name, "pluginID": self.plugin_id, "data": self.payload.to_json(), "id": self.id}
 
 
 class LogRing(Generic[T]):
@@ -116,7 +195,7 @@ def entry_size(entry: LogEntry) -> int:
 
 def message_chars(event: Event) -> int:
     """The characters of log messages an event holds (the part of it a plugin's output can make large)."""
-    return sum(len(entry["message"]) for entry in event.payload) if event.name == EVENT_LOG else 0
+    return len(event.payload.entry.message) if isinstance(event.payload, LogAppended) else 0
 
 
 class _Backlog(asyncio.Queue[Event]):
@@ -165,8 +244,8 @@ class EventBus:
         """An event stream whose client left."""
         self._backlogs = [backlog for backlog in self._backlogs if backlog is not queue]
 
-    def publish(self, event: Event) -> None:
-        stamped = replace(event, id=next(self._ids))
+    def publish(self, payload: Published) -> None:
+        stamped = Event(payload, next(self._ids))
         for backlog in list(self._backlogs):
             if backlog.full():
                 if backlog.handle is None:
@@ -184,11 +263,10 @@ class EventBus:
             backlog.get_nowait()
         reason = (f"this subscriber fell too far behind ({backlog.maxsize} events or {backlog.budget} characters of "
                   "logs waiting) and was dropped; reconnect with Last-Event-ID to resume from the kept events")
-        backlog.put_nowait(Event(EVENT_DROPPED, "", {"reason": reason}))
+        backlog.put_nowait(Event(Dropped(reason)))
 
 
-def publish_log(bus: EventBus, plugin_id: str, level: Level, message: str, source: Source = Source.MANAGER) -> None:
-    """One log line as an event; `plugin_id` "" for plugindev's own lines, of no one plugin (its saved set, its
-    process records, the external monitor's folder)."""
-    entry = LogEntry(now_rfc3339(), source, level, message, plugin_id)
-    bus.publish(Event(EVENT_LOG, plugin_id, [entry.to_json()]))
+def publish_log(bus: EventBus, plugin_id: str, level: Level, message: str) -> None:
+    """One log line that no record keeps: plugindev's own (`plugin_id` "": its saved set, its process records, the
+    external monitor's folder), or about a plugin nothing follows (a stale `.devinfo` the monitor removed)."""
+    bus.publish(LogAppended(LogEntry(now_rfc3339(), Source.MANAGER, level, message, plugin_id)))

@@ -1,4 +1,5 @@
-"""One plugin's dev-server state, the typed changes its parts report, and how each change moves the state.
+"""One plugin's dev-server state, the typed changes its parts (or, for an external plugin, the monitor) report,
+and how each change moves the state (applied by the plugin's record, orchestrator.model.record).
 
 `DevState` is the only state a plugin has: the printer, `--json`, `.devinfo` and the API all derive from it
 and from the events that carry it. JSON names and status values are those of the IDE's Go types.
@@ -77,6 +78,7 @@ class ViteStarting:
     """A Vite dev server is being started on `port` (again, after an exit)."""
 
     port: int
+    moved_from: int = 0  # the port it had, when someone else took it meanwhile
 
     def apply(self, state: DevState) -> DevState:
         return replace(state, viteStatus=Status.STARTING, vitePort=self.port, viteURL="")
@@ -87,6 +89,7 @@ class ViteReady:
     """Vite printed its banner for `port` and serves its client module."""
 
     port: int
+    entry_problem: str = ""  # what the IDE would get instead of the UI's entry ("" when it loads)
 
     def apply(self, state: DevState) -> DevState:
         return replace(state, viteStatus=Status.READY, vitePort=self.port, viteURL=f"http://{HOST}:{self.port}")
@@ -97,6 +100,7 @@ class UiBuild:
     """`--ui build`: a `vite build` started, or (`done`) the assets of a good one are installed."""
 
     done: bool
+    installed_into: str = ""  # done: the folder of the installed assets
 
     def apply(self, state: DevState) -> DevState:
         return replace(state, viteStatus=Status.READY if self.done else Status.BUILDING)
@@ -128,6 +132,7 @@ class BuildFinished:
 
     duration_ns: int
     error: str = ""
+    serving: bool = False  # a failed build: a plugin process serves on
 
     def apply(self, state: DevState) -> DevState:
         built = replace(state, lastBuildDuration=self.duration_ns, lastBuildTime=now_rfc3339())
@@ -155,10 +160,22 @@ class ReplacementFailed:
 
 
 @dataclass(frozen=True)
+class InstallFailed:
+    """A good build could not be installed (a full disk, a folder gone): whatever runs keeps running."""
+
+    message: str
+    serving: bool  # a plugin process serves on
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, goStatus=Status.ERROR, lastError=self.message)
+
+
+@dataclass(frozen=True)
 class PluginHealth:
-    """A periodic health check of the running process answered differently than the last one."""
+    """A periodic health check of the running process (`pid`) answered differently than the last one."""
 
     healthy: bool
+    pid: int
 
     def apply(self, state: DevState) -> DevState:
         if not self.healthy:
@@ -181,8 +198,23 @@ class PluginFailed:
 
 @dataclass(frozen=True)
 class PluginStopped:
-    """The plugin stopped without failing: plugindev stopped it (to replace it, or to end), or a client shut it
-    down through go-plugin."""
+    """plugindev stopped the plugin process `pid`: to end, or (`replaced`) once its successor took over, which
+    the state names already."""
+
+    pid: int
+    replaced: bool = False
+
+    def apply(self, state: DevState) -> DevState:
+        return state if self.replaced else replace(state, process=None, grpcConnected=False)
+
+
+@dataclass(frozen=True)
+class PluginShutDown:
+    """A client shut the plugin process `pid` down through go-plugin (as the IDE's client does when it closes):
+    no failure; it is started again in `restart_in` seconds."""
+
+    pid: int
+    restart_in: float
 
     def apply(self, state: DevState) -> DevState:
         return replace(state, process=None, grpcConnected=False)
@@ -214,8 +246,53 @@ class SessionStopped:
                        viteStatus=Status.STOPPED, viteURL="")
 
 
+# -- an external plugin (`mode: external`): what the monitor finds in its .devinfo and its health checks ----
+
+
+@dataclass(frozen=True)
+class ExternalFound:
+    """An external plugin's `.devinfo` names a live process: a new one is shown starting until its first health
+    check answers; for the one already followed (`rewritten`: its file was written again) the checks go on."""
+
+    process: BackendProcess
+    vite_port: int
+    rewritten: bool = False
+
+    def apply(self, state: DevState) -> DevState:
+        found = replace(state, process=self.process, vitePort=self.vite_port,
+                        viteURL=f"http://{HOST}:{self.vite_port}" if self.vite_port else "")
+        if self.rewritten:
+            return found
+        return replace(found, goStatus=Status.STARTING, grpcConnected=False, lastError="")
+
+
+@dataclass(frozen=True)
+class ExternalHealth:
+    """A health check of an external plugin's process answered: `error` "" when it passed, else why it failed."""
+
+    error: str
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, goStatus=Status.ERROR if self.error else Status.READY, grpcConnected=not self.error,
+                       lastError=self.error)
+
+
+@dataclass(frozen=True)
+class ExternalRejected:
+    """An external plugin's `.devinfo` is not followed (invalid, unreadable, or naming a gone process that it
+    cannot be cleaned of): `reason` says why; nothing of the process it named is shown."""
+
+    reason: str
+
+    def apply(self, state: DevState) -> DevState:
+        return replace(state, process=None, grpcConnected=False, vitePort=0, viteURL="", goStatus=Status.ERROR,
+                       lastError=self.reason)
+
+
 Change = (ViteStarting | ViteReady | UiBuild | UiFailed | GoBusy | BuildFinished | PluginStarted
-          | ReplacementFailed | PluginHealth | PluginFailed | PluginStopped | PartFailed | SessionStopped)
+          | ReplacementFailed | InstallFailed | PluginHealth | PluginFailed | PluginStopped | PluginShutDown
+          | PartFailed | SessionStopped
+          | ExternalFound | ExternalHealth | ExternalRejected)
 
 
 def apply_change(state: DevState, change: Change) -> DevState:

@@ -12,17 +12,18 @@ import shutil
 from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import write_failure
+from orchestrator.common.files import UnreadableFile, write_failure
 from orchestrator.release.layout import copy_release_tree, replace_folder, staging_folder
 
 
 def _running_dev_process(installed: Path) -> int | None:
     """The pid of a dev process advertised in the installed folder's `.devinfo`, while it runs."""
-    from orchestrator.statefiles.devinfo import DevinfoRejected, parse_devinfo, process_gone, read_devinfo
+    from orchestrator.statefiles.codec import Rejected
+    from orchestrator.statefiles.devinfo import DEVINFO, load_devinfo, process_gone
 
     try:
-        info = parse_devinfo(read_devinfo(installed / ".devinfo"), installed.name)
-    except (PlugindevError, DevinfoRejected):  # none, or not one a running plugin wrote
+        info = load_devinfo(installed / DEVINFO)
+    except (UnreadableFile, Rejected):  # none, or not one a running plugin wrote
         return None
     return None if process_gone(info) else info.pid
 

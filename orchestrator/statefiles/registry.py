@@ -16,41 +16,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import signal
 import stat
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.files import UnreadableFile, open_regular, read_bounded, write_failure
+from orchestrator.common.files import UnreadableFile, open_regular, write_failure
 from orchestrator.common.process import is_alive, signal_group, start_time
 from orchestrator.statefiles.bookkeeping import KeptFile, SayLevel
-from orchestrator.statefiles.devinfo import DEVINFO, read_devinfo
+from orchestrator.statefiles.codec import Rejected
+from orchestrator.statefiles.devinfo import DEVINFO, load_devinfo
+from orchestrator.statefiles.process_records import ProcessRecord, ProcessRecords, encode_records, load_records
 
-RECORD_LIMIT = 1 << 20  # bytes; a record of a few plugins' groups has a few hundred
 LOCK_HOLDER_LIMIT = 64  # bytes of a lock file: the holder's pid
 SOCKET_DIR_PREFIX = "plugindev-"  # plugin_process makes each plugin's socket folder so, in the temp dir
-
-
-@dataclass(frozen=True)
-class ProcessRecord:
-    kind: str  # vite | plugin | go-build | vite-build
-    plugin_id: str
-    pid: int
-    pgid: int
-    start_time: int | None
-    socket_dir: str | None = None  # go-plugin's private socket folder, left behind when the group is killed
-
-    def alive(self) -> bool:
-        """The group's leader is still the process plugindev started: the same pid and start time. A record
-        without a start time (or not of a group leader) names no process for sure, so it is never ended."""
-        return (isinstance(self.pid, int) and self.pgid == self.pid and isinstance(self.start_time, int)
-                and is_alive(self.pid, self.start_time))
 
 
 def own_socket_dir(recorded: str) -> Path | None:
@@ -101,9 +84,8 @@ class ProcessRegistry:
             self._save()
 
     def _save(self) -> None:
-        document = {"ownerPid": os.getpid(), "ownerStartTime": self.owner_start,
-                    "groups": [asdict(r) for r in self.records.values()]}
-        self._file.keep((json.dumps(document, indent=2) + "\n").encode())
+        records = ProcessRecords(os.getpid(), self.owner_start, tuple(self.records.values()))
+        self._file.keep(encode_records(records))
 
     def close(self) -> None:
         self._file.close()
@@ -162,15 +144,13 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
     folder = _plugindev_dir(state_root) / "processes"
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            raw = await asyncio.to_thread(read_bounded, path, RECORD_LIMIT, follow_symlinks=False)
-            document = json.loads(raw)
-            owner, owner_start = int(document["ownerPid"]), document.get("ownerStartTime")
-            records = [ProcessRecord(**r) for r in document["groups"]]
-        except (PlugindevError, ValueError, KeyError, TypeError):
+            found = await asyncio.to_thread(load_records, path)
+        except (UnreadableFile, Rejected):
             with contextlib.suppress(OSError):  # a folder there is left alone
                 path.unlink(missing_ok=True)
             continue
-        if owner != os.getpid() and is_alive(owner, owner_start):
+        owner, records = found.owner_pid, found.groups
+        if owner != os.getpid() and is_alive(owner, found.owner_start_time):
             continue  # another plugindev that is still running
         alive = [r for r in records if r.alive()]
         for record in alive:
@@ -187,7 +167,7 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
             done.append(f"ended leftover {record.kind} process group {record.pgid} of {record.plugin_id} "
                         f"(plugindev {owner} is gone)")
         for record in records:
-            socket_dir = own_socket_dir(record.socket_dir) if isinstance(record.socket_dir, str) else None
+            socket_dir = own_socket_dir(record.socket_dir) if record.socket_dir is not None else None
             if socket_dir is not None:
                 shutil.rmtree(socket_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
@@ -197,12 +177,12 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
         if devinfo.parent.is_symlink():
             continue  # a folder elsewhere: never cleaned through a link
         try:
-            data = json.loads(await asyncio.to_thread(read_devinfo, devinfo))
-            dead = not is_alive(int(data["pid"]), data.get("processStartTime"))
+            info = await asyncio.to_thread(load_devinfo, devinfo)
+            dead = not is_alive(info.pid, info.processStartTime)
         except UnreadableFile:
             continue  # not a file plugindev wrote: left alone (watch-external says what it is)
-        except (ValueError, KeyError, TypeError, OverflowError):
-            dead = True
+        except Rejected:
+            dead = True  # names no plugin process
         if dead:
             devinfo.unlink(missing_ok=True)
             done.append(f"removed stale {devinfo}")

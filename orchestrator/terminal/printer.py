@@ -1,4 +1,5 @@
-"""What an author reads: one line per event (`HH:MM:SS [tag] message`), or NDJSON with `--json`."""
+"""What an author reads: one line per event (`HH:MM:SS [tag] message`), or NDJSON with `--json` (each event as
+the IDE names it)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,22 @@ from typing import TextIO
 from orchestrator.common.lines import escape_controls
 from orchestrator.common.supervision import keep_running
 from orchestrator.common.tasks import ended
-from orchestrator.model.events import EVENT_LOG, EVENT_STATUS, Event, EventBus, Level, Source, publish_log
+from orchestrator.model.events import (
+    Event,
+    EventBus,
+    Level,
+    LogAppended,
+    Source,
+    StatusChanged,
+    SystemMessage,
+    publish_log,
+)
 
-EVENT_SYSTEM = "plugindev/system"
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
          Source.PLUGIN: "plugin"}
 _COLOURS = {"system": "36", "vite": "35", "go": "34", "plugin": "32", "error": "31", "warn": "33"}
+
+
 def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
@@ -35,11 +46,7 @@ class Printer:
         self.colour = use_colour(stream) and not as_json
         self._last_status: dict[str, str] = {}
 
-    def line(self, tag: str, message: str, plugin_id: str = "") -> None:
-        if self.as_json:  # plugindev's own messages, outside any plugin's events
-            self._write(json.dumps({"event": EVENT_SYSTEM, "pluginID": plugin_id,
-                                    "data": {"tag": tag, "message": message}}) + "\n")
-            return
+    def _line(self, tag: str, message: str, plugin_id: str = "") -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         label = f"[{tag}]"
         if self.colour:
@@ -57,25 +64,27 @@ class Printer:
             self.stream = open(os.devnull, "w")  # noqa: SIM115 - kept for the rest of the run
 
     def handle(self, event: Event) -> None:
-        """Log lines and (with -v) status changes; build errors arrive as log lines too, so the error
-        events are for --json readers only."""
+        """Log lines, plugindev's own messages and (with -v) status changes; build errors arrive as log lines
+        too, so the error events are for --json readers only."""
         if self.as_json:
             self._write(json.dumps(event.to_json()) + "\n")
             return
-        if event.name == EVENT_LOG:
-            for entry in event.payload:
-                level = Level(entry["level"])
-                if level is Level.DEBUG and not self.verbose:
-                    continue
-                tag = "error" if level is Level.ERROR else _TAGS[Source(entry["source"])]
-                self.line(tag, entry["message"], event.plugin_id)
-        elif event.name == EVENT_STATUS and self.verbose:
-            state = event.payload
-            summary = (f"status vite={state['viteStatus']} go={state['goStatus']} "
-                       f"grpc={'up' if state['grpcConnected'] else 'down'}")
+        payload = event.payload
+        if isinstance(payload, LogAppended):
+            entry = payload.entry
+            if entry.level == Level.DEBUG and not self.verbose:
+                return
+            tag = "error" if entry.level == Level.ERROR else _TAGS[entry.source]
+            self._line(tag, entry.message, event.plugin_id)
+        elif isinstance(payload, SystemMessage):
+            self._line("system", payload.message)
+        elif isinstance(payload, StatusChanged) and self.verbose:
+            state = payload.state
+            grpc = "up" if state.grpcConnected else "down"
+            summary = f"status vite={state.viteStatus} go={state.goStatus} grpc={grpc}"
             if self._last_status.get(event.plugin_id) != summary:  # other fields changed: nothing to say
                 self._last_status[event.plugin_id] = summary
-                self.line("system", summary, event.plugin_id)
+                self._line("system", summary, event.plugin_id)
 
     async def run(self, queue: asyncio.Queue[Event]) -> None:
         while True:

@@ -20,8 +20,8 @@ from aiohttp import web
 
 from orchestrator.api.handlers import PREVIEW_PAGE
 from orchestrator.common.paths import resource_dir
-from orchestrator.devloop.ui import ENTRY_PATH
-from orchestrator.model.events import EVENT_ERROR, EVENT_STATUS
+from orchestrator.devloop.vite import ENTRY_PATH
+from orchestrator.model.events import BuildErrors, StatusChanged
 from orchestrator.web.plugin_context import plugin_context
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ NO_CACHE = {"Cache-Control": "no-cache"}  # a new plugindev may ship new files u
 # view of a preview loads the shared packages from its cache without asking
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 HASHED = ("preview/host/chunks/", "preview/host/assets/")
-PREVIEW_EVENTS = (EVENT_STATUS, EVENT_ERROR)  # what a preview follows of its plugin
+PREVIEW_EVENTS = (StatusChanged, BuildErrors)  # what a preview follows of its plugin
 # where the preview and the IDE necessarily differ, said on the page, a line each
 PREVIEW_NOTES = (
     "@omniviewdev/* packages are stand-ins here: their components draw a labelled frame and their hooks return "
@@ -57,7 +57,7 @@ class WebPages:
     async def preview_way_in(self, request: web.Request) -> web.Response:
         """The API's `/preview/<id>`: a browser that holds the dashboard's cookie goes on to the preview origin
         with a one-time code for that origin's cookie."""
-        plugin_id = self.api.state(request.match_info["id"])["pluginID"]  # an unknown plugin: the guard's 404
+        plugin_id = self.api.state(request.match_info["id"]).pluginID  # an unknown plugin: the guard's 404
         target = f"{self.api.preview_url}/preview/{quote(plugin_id)}?code={self.api.issue_preview_code()}"
         return web.Response(status=303, headers={"Location": target, **NO_CACHE})
 
@@ -66,15 +66,15 @@ class WebPages:
         # what the page would otherwise ask for first, one request after another: the plugin's state, and where
         # its event stream starts (the newest event's id: it only wants what comes after)
         kept = self.api.history.since(0)
-        events = f"/preview/{quote(state['pluginID'])}/events?lastEventId={kept[-1].id if kept else 0}"
-        config = {"pluginId": state["pluginID"], "entry": ENTRY_PATH, "notes": list(PREVIEW_NOTES), "state": state,
-                  "events": events}
-        return self._page("preview/index.html", plugin_id=state["pluginID"], config=config)
+        events = f"/preview/{quote(state.pluginID)}/events?lastEventId={kept[-1].id if kept else 0}"
+        config = {"pluginId": state.pluginID, "entry": ENTRY_PATH, "notes": list(PREVIEW_NOTES),
+                  "state": state.to_json(), "events": events}
+        return self._page("preview/index.html", plugin_id=state.pluginID, config=config)
 
     async def preview_events(self, request: web.Request) -> web.StreamResponse:
         plugin_id = request.match_info["id"]  # whether or not it runs now: a preview waits for its plugin
         return await self.api.stream(request, lambda event: event.plugin_id == plugin_id
-                                     and event.name in PREVIEW_EVENTS)
+                                     and isinstance(event.payload, PREVIEW_EVENTS))
 
     def static(self, folder: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """The files under `web/<folder>`, at `/static/<folder>/...`."""

@@ -1,8 +1,10 @@
-"""One line out of a failed npm, pnpm or yarn install: the package, the manager's error code, what to do.
+"""One line out of a failed package install: the package, the manager's error code, what to do.
 
 Package managers print pages (pnpm on stdout, npm on stderr, yarn on both); a user needs the code
 (`E404`, `EUNSUPPORTEDPROTOCOL`, `ERR_PNPM_FETCH_404`, `YN0035`), the package it concerns, the manager's
 own first sentence, and the next step. The full output goes to a log file (and to the terminal with -v).
+Each package manager reads its own output (see link.managers); npm's reading is here, because plugindev
+runs npm itself for its own tools (common.node).
 """
 
 from __future__ import annotations
@@ -31,9 +33,6 @@ _NPM_NOISE = re.compile(r"(?:syscall|errno|A complete log)\b")
 _NPM_FOUND = re.compile(r"Found: (@?[^\s@]+)@(\S+)")
 _NPM_PEER_CONFLICT = re.compile(r"Could not resolve dependency:\s*\n\s*npm (?:ERR!|error) (?:peer(?:Optional)? )?"
                                 r"(@?[^\s@\"]+)@\"([^\"]*)\" from (@?[^\s@]+)@(\S+)")
-_PNPM_LINE = re.compile(r"\b(ERR_PNPM_[A-Z0-9_]+)\b\s*(.*)")
-_YARN_BERRY_LINE = re.compile(r"\b(YN(?!0000)\d{4})\b:?\s*(?:[│|]\s*)?(.*)")
-_YARN_LINE = re.compile(r"^error (.+)", re.MULTILINE)
 
 # A registry URL's first path segment is the package (`@scope%2fname` or `name`).
 _REGISTRY_URL = re.compile(r"https?://[^/\s]+/(@[^/\s%]+(?:%2[fF]|/)[^/\s:\"']+|[^@/\s:\"'][^/\s:\"']*)")
@@ -51,42 +50,18 @@ PROTOCOL_CODES = frozenset({"EUNSUPPORTEDPROTOCOL", "ERR_PNPM_WORKSPACE_PKG_NOT_
                             "ERR_PNPM_LINKED_PKG_DIR_NOT_FOUND", "ERR_PNPM_SPEC_NOT_SUPPORTED_BY_ANY_RESOLVER"})
 
 
-def condense(manager: str, output: str, dependencies: Mapping[str, str] | None = None) -> InstallError:
-    """The code, package and first message of a failed install's output (stdout and stderr together).
+def install_error(output: str, code: str, detail: str, dependencies: Mapping[str, str]) -> InstallError:
+    """The error a manager's code and first message make, with the package the output names; the output's last
+    line when the manager printed no message of its own.
 
     `dependencies` (name -> spec, as the install was asked for) names the package when the manager only
     quotes the spec, as npm does for `workspace:*`.
     """
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    code, detail = "error", ""
-    if manager == "npm":
-        found = _NPM_CODE.search(output)
-        code = found[1] if found else code
-        messages = [m.strip() for m in _NPM_LINE.findall(output)
-                    if m.strip() and m.strip() not in {"404", "403"} and not _NPM_NOISE.match(m.strip())]
-        detail = messages[0] if messages else ""
-        conflict = _NPM_PEER_CONFLICT.search(output) if code == "ERESOLVE" else None
-        if conflict:  # the one line that says what conflicts
-            peer, wanted, dependent, version = conflict.groups()
-            found = _NPM_FOUND.search(output)
-            installed = f", found {found[2]}" if found and found[1] == peer else ""
-            return InstallError(code, dependent, f"{dependent} {version} wants {peer} {wanted}{installed}")
-    elif manager == "pnpm":
-        found = _PNPM_LINE.search(output)
-        if found:
-            code, detail = found[1], found[2].strip()
-    else:
-        berry = _YARN_BERRY_LINE.search(output)
-        classic = _YARN_LINE.search(output)
-        if berry:
-            code, detail = berry[1], berry[2].strip()
-        elif classic:
-            detail = classic[1].strip()
-    detail = detail or (lines[-1] if lines else "no output")
-    return InstallError(code, _package_in(output, code, dependencies or {}), detail)
+    return InstallError(code, _package_in(output, dependencies), detail or (lines[-1] if lines else "no output"))
 
 
-def _package_in(output: str, code: str, dependencies: Mapping[str, str]) -> str | None:
+def _package_in(output: str, dependencies: Mapping[str, str]) -> str | None:
     unsupported = _UNSUPPORTED.search(output)
     if unsupported:  # npm quotes only the protocol: find the dependencies that use it
         names = sorted(name for name, spec in dependencies.items() if spec.startswith(unsupported[1]))
@@ -96,6 +71,21 @@ def _package_in(output: str, code: str, dependencies: Mapping[str, str]) -> str 
         if found:
             return unquote(found[1])
     return next((name for name in dependencies if name in output), None)
+
+
+def npm_error(output: str, dependencies: Mapping[str, str]) -> InstallError:
+    """What a failed `npm install` printed: `npm error code E404` and the lines after it."""
+    found = _NPM_CODE.search(output)
+    code = found[1] if found else "error"
+    messages = [m.strip() for m in _NPM_LINE.findall(output)
+                if m.strip() and m.strip() not in {"404", "403"} and not _NPM_NOISE.match(m.strip())]
+    conflict = _NPM_PEER_CONFLICT.search(output) if code == "ERESOLVE" else None
+    if conflict:  # the one line that says what conflicts
+        peer, wanted, dependent, version = conflict.groups()
+        installed = _NPM_FOUND.search(output)
+        found_version = f", found {installed[2]}" if installed and installed[1] == peer else ""
+        return InstallError(code, dependent, f"{dependent} {version} wants {peer} {wanted}{found_version}")
+    return install_error(output, code, messages[0] if messages else "", dependencies)
 
 
 def hint(error: InstallError) -> str:
@@ -113,10 +103,8 @@ def hint(error: InstallError) -> str:
     return "read the full output for the cause"
 
 
-def install_failure(manager: str, what: str, output: str, *, dependencies: Mapping[str, str] | None = None,
-                    log: Path | None = None) -> PlugindevError:
+def install_failure(error: InstallError, what: str, *, log: Path | None = None) -> PlugindevError:
     """The one-line error for a failed install, pointing at the full output when it was kept."""
-    error = condense(manager, output, dependencies)
     about = f" for {error.package}" if error.package else ""
     where = f" (full output: {log}; -v prints it)" if log is not None else ""
     return PlugindevError(f"{what} failed: {error.code}{about}: {error.detail}; {hint(error)}{where}")
