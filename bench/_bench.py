@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import shutil
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -22,6 +23,19 @@ sys.path.insert(0, str(REPO / "tests"))
 from go_support import use_sdk_proxy  # noqa: E402  (tests/ is on the path only now)
 
 use_sdk_proxy()
+
+
+def arguments(rounds: int, what: str = "rounds", more: Callable[[argparse.ArgumentParser], object] | None = None
+              ) -> argparse.Namespace:
+    """The bench's command line: `--rounds N` (`rounds` by default; scripts/test.sh runs every bench with
+    `--rounds 1` so that none breaks unseen), and what `more` adds."""
+    main = sys.modules["__main__"]
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=rounds, metavar="N", help=f"{what} (default: {rounds})")
+    if more is not None:
+        more(parser)
+    return parser.parse_args()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -64,6 +78,13 @@ def scaffold_plugin(work: Path, template: str, plugin_id: str = "hello") -> Path
     return plugin
 
 
+def set_hint(page_file: Path, text: str) -> None:
+    """Write `text` into the `data-testid="hint"` paragraph of a scaffolded page (a UI edit)."""
+    source = page_file.read_text()
+    start = source.index('data-testid="hint">') + len('data-testid="hint">')
+    page_file.write_text(source[:start] + text + source[source.index("</p>", start):])
+
+
 HINT_WATCH = """(text) => { window.__seen = new Promise((resolve) => {
   const check = () => document.querySelector('[data-testid=hint]')?.textContent === text;
   const observer = new MutationObserver(() => {
@@ -82,9 +103,8 @@ def hint_edit_times(browser: Any, page_file: Path, rounds: int) -> list[float]:
     for round_ in range(rounds):
         text = f"bench edit {round_}"
         browser.evaluate(HINT_WATCH, text)
-        original = page_file.read_text()
         start = time.time() * 1000
-        page_file.write_text(original.replace(original[original.index('"hint">') + 7:original.index("</p>")], text))
+        set_hint(page_file, text)
         seen = browser.evaluate("() => window.__seen")
         if not isinstance(seen, int | float):
             raise SystemExit(f"UI edit {round_}: the page's hint still says {seen!r} after 10 s; "

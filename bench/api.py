@@ -7,17 +7,16 @@
 
 Plugins are copies of the go-plugin test fixture (real Go builds and processes, no Vite).
 
-    python bench/api.py [SAVES]
+    python bench/api.py [--rounds SAVES]
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import psutil
-from _bench import bench_dir, median, pct  # also puts tests/ on sys.path
+from _bench import arguments, bench_dir, median, pct  # also puts tests/ on sys.path
 from api_support import ApiClient
 from go_support import copy_fixture
 from run_support import run_env, running
@@ -43,7 +42,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def main() -> None:
-    saves = int(sys.argv[1]) if len(sys.argv) > 1 else SAVES
+    saves = arguments(SAVES, "Go saves timed").rounds
     with bench_dir("bench-api-") as work:
         plugins = []
         for i in range(10):

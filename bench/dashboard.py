@@ -8,7 +8,7 @@
   synthetic events): first contentful paint, every line received and shown, and frame times while following
   10 x 100 new lines a second.
 
-    python bench/dashboard.py [ROUNDS] [ENGINE ...]    (engines: chromium, the default; firefox; webkit)
+    python bench/dashboard.py [--rounds N] [ENGINE ...]    (engines: chromium, the default; firefox; webkit)
 
 Each engine is measured in the same run, one after the other, so their numbers can be compared.
 """
@@ -16,13 +16,12 @@ Each engine is measured in the same run, one after the other, so their numbers c
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _bench import bench_dir, hint_edit_times, median, pct, row, scaffold_plugin
+from _bench import arguments, bench_dir, hint_edit_times, median, pct, row, scaffold_plugin
 from api_support import ApiClient  # tests/ is on the path through _bench
 from browser_driver import Browser
 from run_support import run_env, running
@@ -163,12 +162,12 @@ def many_plugins(work: Path, engine: str) -> None:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
-    engines = sys.argv[2:] or ["chromium"]
-    for engine in engines:
+    args = arguments(ROUNDS, "saves and edits timed", lambda parser: parser.add_argument(
+        "engines", nargs="*", default=["chromium"], metavar="ENGINE", help="chromium (the default), firefox, webkit"))
+    for engine in args.engines:
         print(f"\n== {engine}")
         with bench_dir(f"bench-dashboard-{engine}-") as work:
-            card_and_preview(work, rounds, engine)
+            card_and_preview(work, args.rounds, engine)
             many_plugins(work / "many", engine)
 
 

@@ -13,28 +13,32 @@ names a new pid. Per round:
 
 Prints medians and total / (quiet + go build + 300 ms): ≤ 1.00 meets the target.
 
-Runs the earlier defaults (quiet 150 ms, stop then start) and today's (quiet 25 ms, overlap) one after the
-other in the same invocation, and prints both.
+Runs development builds with DWARF (as plugindev built them before; `--go` is given a `go` that drops
+DEV_BUILD_FLAGS) and without (today's `-ldflags=-w`) one after the other in the same invocation, prints both, and
+side by side the medians of go build and save → `.devinfo`, the binary's size, and the ratios.
 
-    python bench/go_reload.py [ROUNDS]
+    python bench/go_reload.py [--rounds N]
 """
 
 from __future__ import annotations
 
-import sys
+import shlex
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _bench import bench_dir, median, pct, scaffold_plugin  # also puts tests/ on sys.path
+from _bench import arguments, bench_dir, median, pct, scaffold_plugin  # also puts tests/ on sys.path
 from run_support import RunHandle, devinfo, ready, run_env, running
 
 from orchestrator.devloop.context import RunOptions
+from orchestrator.go.build import DEV_BUILD_FLAGS
+from orchestrator.go.toolchain import find_go
 
 ROUNDS = 10
 SLACK_MS = 300.0
 PLUGIN_ID = "reload"
+QUIET = float(RunOptions.debounce_ms)  # ms: the default quiet period after a save
 
 
 def _edit_marker(plugin: Path, marker: str) -> None:
@@ -82,49 +86,63 @@ def _round(run: RunHandle, plugin: Path, state_root: Path, marker: str, quiet: f
     }
 
 
-# (label, extra `plugindev run` arguments): today's defaults against the earlier ones, measured in one run
+# (label, whether the development builds keep DWARF): as plugindev built them before, and today's default
 CONFIGS = (
-    ("quiet 150 ms, stop then start", ["--debounce", "150", "--no-overlap"]),
-    ("defaults: quiet 25 ms, overlap", []),
+    ("with DWARF (before)", True),
+    ("without DWARF (-ldflags=-w)", False),
 )
 
 
-def _measure(args: list[str], rounds: int) -> tuple[float, list[dict[str, float]]]:
-    """`rounds` edits of a fresh scaffold under `plugindev run ARGS`; the quiet period and the samples."""
-    quiet = float(args[args.index("--debounce") + 1]) if "--debounce" in args else float(RunOptions.debounce_ms)
+def _go_keeping_dwarf(folder: Path) -> Path:
+    """A `go` for `plugindev run --go` that drops the DEV_BUILD_FLAGS from its arguments."""
+    script = folder / "go-keeping-dwarf"
+    dropped = "|".join(shlex.quote(flag) for flag in DEV_BUILD_FLAGS)
+    script.write_text(f'#!/bin/sh\nfor arg; do\n  shift\n  case "$arg" in {dropped}) ;; *) set -- "$@" "$arg" ;; esac\n'
+                      f'done\nexec {shlex.quote(find_go())} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def _measure(dwarf: bool, rounds: int) -> tuple[list[dict[str, float]], int]:
+    """`rounds` edits of a fresh scaffold under `plugindev run`; the samples and the binary's size in bytes."""
     samples: list[dict[str, float]] = []
     with bench_dir("bench-go-reload-") as work:
         plugin = scaffold_plugin(work, "backend", PLUGIN_ID)
         _edit_marker(plugin, "initial")
         state_root = work / "state"
+        args = ["--go", str(_go_keeping_dwarf(work))] if dwarf else []
         with running([str(plugin), *args], run_env(state_root)) as run:
             run.wait_status(ready, 300, "the plugin ready")
             run.wait_for(lambda _: devinfo(state_root, PLUGIN_ID), 30, ".devinfo")
-            _round(run, plugin, state_root, "warmup", quiet)
+            _round(run, plugin, state_root, "warmup", QUIET)
             for i in range(rounds):
                 time.sleep(0.3)  # let the new process settle; no edit inside another's quiet period
-                samples.append(_round(run, plugin, state_root, f"marker-{i + 1}", quiet))
-    return quiet, samples
+                samples.append(_round(run, plugin, state_root, f"marker-{i + 1}", QUIET))
+        size = (state_root / "plugins" / PLUGIN_ID / "bin" / "plugin").stat().st_size
+    return samples, size
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
-    results = [(label, *_measure(args, rounds)) for label, args in CONFIGS]
+    rounds = arguments(ROUNDS, "Go edits timed per configuration").rounds
+    results = [(label, *_measure(dwarf, rounds)) for label, dwarf in CONFIGS]
     print(f"{rounds} Go edits each (after 1 warm-up), on a scaffolded backend plugin (real SDK)")
     print(f"{'':34} {'measure':22} {'median ms':>10} {'p95 ms':>8}")
-    for label, quiet, samples in results:
+    for label, samples, _size in results:
         for key in ("total", "go build", "detect", "restart", "overhead", "all but go build"):
             values = [s["total"] - s["go build"] if key == "all but go build" else s[key] for s in samples]
             name = {"total": "save→.devinfo (total)", "detect": "save→build start",
                     "restart": "built→.devinfo", "overhead": "total-quiet-build"}.get(key, key)
             print(f"{label:34} {name:22} {median(values):10.1f} {pct(values, 95):8.1f}")
         build = median([s["go build"] for s in samples])
-        budget = quiet + build + SLACK_MS
-        print(f"{label:34} target: quiet {quiet:.0f} + go build {build:.1f} + {SLACK_MS:.0f} ms; median total / "
+        budget = QUIET + build + SLACK_MS
+        print(f"{label:34} target: quiet {QUIET:.0f} + go build {build:.1f} + {SLACK_MS:.0f} ms; median total / "
               f"target = {median([s['total'] for s in samples]) / budget:.2f}")
-    (_, _, before), (_, _, after) = results
-    rest = [median([s["total"] - s["go build"] for s in samples]) for samples in (before, after)]
-    print(f"everything but go build: {rest[0]:.1f} → {rest[1]:.1f} ms median (ratio {rest[1] / rest[0]:.2f})")
+    (with_label, with_dwarf, with_size), (without_label, without_dwarf, without_size) = results
+    print(f"\n{'median':22} {with_label:>28} {without_label:>28} {'ratio':>6}")
+    for key, name in (("go build", "go build ms"), ("total", "save→.devinfo ms")):
+        before, after = (median([s[key] for s in samples]) for samples in (with_dwarf, without_dwarf))
+        print(f"{name:22} {before:28.1f} {after:28.1f} {after / before:6.2f}")
+    print(f"{'binary MB':22} {with_size / 1e6:28.1f} {without_size / 1e6:28.1f} {without_size / with_size:6.2f}")
 
 
 if __name__ == "__main__":

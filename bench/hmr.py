@@ -8,7 +8,7 @@ Per round and app: write src/pages/HomePage.tsx, wait for the `update` naming it
 like the Vite client does, until the body (with the new text) is received. Rounds alternate the order of the
 apps; 2 warm-up rounds are not counted. Prints median/p95 per app and the ratios plugindev / bare.
 
-    python bench/hmr.py [ROUNDS]
+    python bench/hmr.py [--rounds N]
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import asyncio
 import base64
 import json
 import os
-import re
 import shutil
 import struct
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _bench import bench_dir, median, pct, scaffold_plugin  # also puts tests/ on sys.path
+from _bench import arguments, bench_dir, median, pct, scaffold_plugin, set_hint  # also puts tests/ on sys.path
 from run_support import run_env, running
 from vite_support import ViteProcesses, copy_node_modules
+
+from orchestrator.link.setup import DEPS, mirror_node_modules
 
 ROUNDS = 20
 WARMUP = 2
@@ -104,16 +104,11 @@ async def _ws_connect(app: App) -> asyncio.Task[None]:
     return task
 
 
-def _set_title(ui: Path, title: str) -> None:
-    page = ui / PAGE
-    page.write_text(re.sub(r"const TITLE = .*;", f"const TITLE = {json.dumps(title)};", page.read_text(), count=1))
-
-
 async def _round(app: App, marker: str, record: bool) -> None:
     while not app.messages.empty():
         app.messages.get_nowait()
     t0 = time.perf_counter()
-    _set_title(app.ui, marker)
+    set_hint(app.ui / PAGE, marker)
     t_update = None
     while True:
         message = await asyncio.wait_for(app.messages.get(), 15)
@@ -150,16 +145,19 @@ async def _measure(apps: list[App], rounds: int) -> None:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
+    rounds = arguments(ROUNDS, "edits timed per app").rounds
     with bench_dir("bench-hmr-") as work:
         plugin = scaffold_plugin(work, "ui")
         state_root = work / ".omniview"
         with running([str(plugin)], run_env(state_root)) as run, ViteProcesses() as procs:
             up = run.wait_status(lambda s: s["viteStatus"] == "ready" and s["vitePort"], 600, "Vite ready")
             bare_ui = work / "bare" / "ui"
-            shutil.copytree(plugin / "ui", bare_ui, ignore=shutil.ignore_patterns("node_modules", ".plugindev"))
+            # ui/node_modules is links into the install plugindev keeps in ui/.plugindev/deps (with its host
+            # packages): the sources and .plugindev copied, the install hard-linked, the links made again
+            shutil.copytree(plugin / "ui", bare_ui, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
             (bare_ui / "vite.config.ts").write_text(BARE_CONFIG)
-            copy_node_modules(plugin / "ui" / "node_modules", bare_ui)
+            copy_node_modules(plugin / "ui" / DEPS / "node_modules", bare_ui / DEPS)
+            mirror_node_modules(bare_ui)
             bare = procs.start(bare_ui)
             apps = [App("plugindev", plugin / "ui", int(up["vitePort"])), App("bare", bare_ui, bare.port)]
             asyncio.run(_measure(apps, rounds))

@@ -6,7 +6,7 @@ plugin, the counter is clicked 3 times, then HomePage.tsx is edited ROUNDS times
 time from the file write to the new text in the DOM (MutationObserver) and to the next frame.
 Prints p50/p95 and the ratio of p95 to the target. Needs /usr/bin/chromium (or $PLUGINDEV_CHROMIUM).
 
-    python bench/hmr_browser.py [ROUNDS]
+    python bench/hmr_browser.py [--rounds N]
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from browser_support import find_chromium, run_hmr_check  # noqa: E402
-from vite_support import ViteProcesses, free_port  # noqa: E402
+from _bench import REPO, arguments  # also puts tests/ on sys.path
+from browser_support import find_chromium, run_hmr_check
+from vite_support import ViteProcesses, free_port
 
 ROUNDS = 20
 TARGET_MS = 100.0
@@ -42,7 +40,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
+    rounds = arguments(ROUNDS, "edits timed").rounds
     if find_chromium() is None:
         raise SystemExit("no Chromium at /usr/bin/chromium (set PLUGINDEV_CHROMIUM)")
     work = Path(tempfile.mkdtemp(prefix="bench-hmr-browser-"))

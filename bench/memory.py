@@ -8,7 +8,7 @@ Target for both: RSS of the `serve` process (psutil) under 120 MB. The plugin is
 fixture in its `lines` mode (a real Go build and process, no Vite), one `serve` per flood. The reading client
 reconnects with Last-Event-ID whenever it is dropped for falling behind, and counts the lines it got.
 
-    python bench/memory.py
+    python bench/memory.py [--rounds FLOODS]    (the first FLOODS of the floods above, in that order)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from _bench import bench_dir  # also puts tests/ on sys.path
+from _bench import arguments, bench_dir  # also puts tests/ on sys.path
 from api_support import ApiClient, EventStream
 from go_support import copy_fixture
 from run_support import run_env, running
@@ -101,9 +101,9 @@ def _flood(work: Path, name: str, lines: int, size: int) -> Flood:
 
 
 def main() -> None:
+    floods = list(FLOODS.items())[:arguments(len(FLOODS), "floods, the smaller first").rounds]
     with bench_dir("bench-memory-") as work:
-        results = {name: _flood(work, f"p{index}", lines, size)
-                   for index, (name, (lines, size)) in enumerate(FLOODS.items())}
+        results = {name: _flood(work, f"p{index}", lines, size) for index, (name, (lines, size)) in enumerate(floods)}
     for name, flood in results.items():
         lines = FLOODS[name][0]
         print(f"serve RSS after {name}, one stalled and one reading stream client: {flood.rss_mb:.1f} MB "

@@ -8,15 +8,14 @@ MUI subpaths Vite pre-bundles with the shims, routes, PluginContext read on the 
 
 Targets (issue 15): first view ≤ 2 s, later views ≤ 0.5 s, UI edit → DOM p95 < 100 ms.
 
-    .venv/bin/python bench/preview.py [LOADS] [ENGINE]
+    .venv/bin/python bench/preview.py [--rounds LOADS] [ENGINE]
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 
-from _bench import REPO, bench_dir, hint_edit_times, row
+from _bench import REPO, arguments, bench_dir, hint_edit_times, row
 from api_support import ApiClient  # tests/ is on the path through _bench
 from browser_driver import Browser
 from run_support import run_env, running
@@ -34,8 +33,9 @@ def view(browser: Browser, api: ApiClient) -> float:
 
 
 def main() -> None:
-    loads = int(sys.argv[1]) if len(sys.argv) > 1 else LOADS
-    engine = sys.argv[2] if len(sys.argv) > 2 else "chromium"
+    args = arguments(LOADS, "later views and UI edits timed", lambda parser: parser.add_argument(
+        "engine", nargs="?", default="chromium", help="chromium (the default), firefox, webkit"))
+    loads, engine = args.rounds, args.engine
     with bench_dir("bench-preview-") as work:
         plugin = work / "routes-mui"
         shutil.copytree(FIXTURE, plugin)

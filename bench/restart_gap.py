@@ -5,16 +5,15 @@ for again through the control API (`POST /api/plugins/<id>/rebuild`, as the IDE'
 `.devinfo` is polled every millisecond until it names the new process. The gap of a round is how long no
 `.devinfo` (or one whose process is not running) was there in between.
 
-    python bench/restart_gap.py [ROUNDS]
+    python bench/restart_gap.py [--rounds N]
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-from _bench import bench_dir, median, pct, scaffold_plugin  # also puts tests/ on sys.path
+from _bench import arguments, bench_dir, median, pct, scaffold_plugin  # also puts tests/ on sys.path
 from api_support import ApiClient
 from run_support import devinfo, ready, run_env, running
 
@@ -47,7 +46,7 @@ def _gap(api: ApiClient, state_root: Path) -> float:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
+    rounds = arguments(ROUNDS, "rebuilds timed per mode").rounds
     with bench_dir("bench-restart-gap-") as work:
         plugin = scaffold_plugin(work, "backend", PLUGIN_ID)
         results = []

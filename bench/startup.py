@@ -12,18 +12,17 @@ measures, from just before the process is spawned:
 
 Each run is stopped with Ctrl+C (SIGINT) before the next. Prints medians and median / 3 s.
 
-    python bench/startup.py [RUNS]
+    python bench/startup.py [--rounds RUNS] [--no-cold]
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-from _bench import bench_dir, median, scaffold_plugin  # also puts tests/ on sys.path
+from _bench import arguments, bench_dir, median, scaffold_plugin  # also puts tests/ on sys.path
 from run_support import RunHandle, devinfo, run_env, running
 
 RUNS = 5
@@ -62,16 +61,19 @@ def _one_run(plugin: Path, state_root: Path, timeout: float, **env: str) -> dict
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
+    args = arguments(RUNS, "warm starts timed", lambda parser: parser.add_argument(
+        "--no-cold", action="store_true", help="skip the cold start (its go build compiles the whole SDK: minutes)"))
     with bench_dir("bench-startup-") as work:
         plugin = scaffold_plugin(work, "full", PLUGIN_ID)
         state_root = work / "state"
-        cold = _one_run(plugin, state_root, WARMUP_TIMEOUT_S, GOCACHE=str(work / "empty-gocache"))
+        cold = None if args.no_cold else _one_run(plugin, state_root, WARMUP_TIMEOUT_S,
+                                                  GOCACHE=str(work / "empty-gocache"))
         _one_run(plugin, state_root, WARMUP_TIMEOUT_S)  # the user's Go cache now holds this plugin's build too
-        samples = [_one_run(plugin, state_root, TIMEOUT_S) for _ in range(runs)]
-    print(f"cold start (empty Go build cache): .devinfo after {cold['devinfo']:.2f} s, of which go build "
-          f"{cold['go build']:.2f} s; without it {cold['devinfo'] - cold['go build']:.2f} s")
-    print(f"{runs} warm starts of `plugindev run` on a scaffolded full plugin (Vite + Go, real SDK)")
+        samples = [_one_run(plugin, state_root, TIMEOUT_S) for _ in range(args.rounds)]
+    if cold is not None:
+        print(f"cold start (empty Go build cache): .devinfo after {cold['devinfo']:.2f} s, of which go build "
+              f"{cold['go build']:.2f} s; without it {cold['devinfo'] - cold['go build']:.2f} s")
+    print(f"{args.rounds} warm starts of `plugindev run` on a scaffolded full plugin (Vite + Go, real SDK)")
     print(f"{'start →':16} {'median s':>9} {'min s':>7} {'max s':>7} {'target s':>9} {'median/target':>14}")
     for key in ("devinfo", "ready log", "self-reported", "go build"):
         values = [s[key] for s in samples]

@@ -6,16 +6,23 @@ Only click is imported at start-up so `plugindev --help` stays instant; each com
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import shlex
+import signal
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from orchestrator import __version__
+from orchestrator.authoring.scaffold import TEMPLATE_PARTS
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError, UsageError
+from orchestrator.common.net import DEBUG_PORT
 from orchestrator.devloop.context import RunOptions
 
 if TYPE_CHECKING:
@@ -27,8 +34,20 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
+class _Command(click.Command):
+    """A command whose summary in `plugindev --help` is the first paragraph of its help, whole: click would cut
+    it to the terminal's width, mid-sentence, with "..."."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        return " ".join(inspect.cleandoc(self.help).split("\n\n")[0].split())
+
+
 class _Group(click.Group):
     """Turns PlugindevError into one line on stderr and the matching exit code, never a traceback."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -66,6 +85,10 @@ def verbose_option(function: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context) -> None:
     """plugindev: instant development of Omniview plugins (shims, scaffolding, Vite HMR, Go reload)."""
     ctx.ensure_object(dict).setdefault("verbose", False)
+    # started in the background of a script, plugindev inherits SIGINT ignored, and so would every child: a go
+    # build asked to stop (SIGINT) would have to be killed and leave its work folder behind
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def is_verbose(ctx: click.Context) -> bool:
@@ -100,7 +123,9 @@ _CHECK_WORDS = {"create": "missing", "overwrite": "differs from what gen-shims w
 @click.pass_context
 def gen_shims(ctx: click.Context, host: Path | None, manifest: Path | None, extra: tuple[str, ...], out: Path,
               check: bool, refresh: bool, rediscover: bool, as_json: bool) -> None:
-    """Generate the shared-dependency shims and the Vite plugin package that wires them in."""
+    """Generate the shims of the host's shared packages.
+
+    Also the @omniviewdev/vite-plugin package that wires them into Vite."""
     from orchestrator.shimgen.generate import generate
     from orchestrator.shimgen.shared_list import load_shared_list
 
@@ -148,7 +173,8 @@ def _prompt_missing(value: str | None, label: str, default: str | None = None) -
 @click.option("--description", help="One-line description.")
 @click.option("--capability", "capabilities", multiple=True, metavar="NAME",
               help="ui, resource, exec, networker, log, metric, settings (repeatable).")
-@click.option("--template", default="full", show_default=True, help="full, ui (UI only) or backend (Go only).")
+@click.option("--template", type=click.Choice(list(TEMPLATE_PARTS)), default="full", show_default=True,
+              help="full (Go backend and React UI), ui (UI only) or backend (Go only).")
 @click.option("--go-module", default="", help="Go module path (default: github.com/example/<id>).")
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
@@ -157,9 +183,11 @@ def _prompt_missing(value: str | None, label: str, default: str | None = None) -
 def scaffold(directory: Path, plugin_id: str | None, name: str | None, description: str | None,
              capabilities: tuple[str, ...], template: str, go_module: str, force: bool, dry_run: bool,
              as_json: bool) -> None:
-    """Create a complete new plugin (Go backend and React UI) in DIRECTORY."""
+    """Create a new plugin in DIRECTORY.
+
+    A complete one that builds at once: Go backend and React UI (--template full), or either alone."""
     from orchestrator.authoring.render import Action
-    from orchestrator.authoring.scaffold import ScaffoldOptions
+    from orchestrator.authoring.scaffold import ScaffoldOptions, next_steps
     from orchestrator.authoring.scaffold import scaffold as write_scaffold
 
     plugin_id = _prompt_missing(plugin_id, "Plugin id", default=directory.absolute().name.lower())
@@ -179,7 +207,11 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
         if dry_run:
             click.echo("dry run: nothing was written")
         elif not conflicts:
-            click.echo(f"plugin {options.plugin_id!r} is ready: `plugindev run {directory}` starts it")
+            click.echo(f"plugin {options.plugin_id!r} is ready; next (its README.md says more):")
+            if directory.absolute() != Path.cwd():
+                click.echo(f"  cd {shlex.quote(str(directory))}")
+            for step in next_steps(options):
+                click.echo(f"  {step}")
     if conflicts:
         click.echo(f"plugindev: {len(conflicts)} files differ from the templates ({conflicts[0].path}"
                    f"{', ...' if len(conflicts) > 1 else ''}), so nothing was written; re-run with --force to "
@@ -192,7 +224,9 @@ def scaffold(directory: Path, plugin_id: str | None, name: str | None, descripti
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @verbose_option
 def validate(directory: Path, as_json: bool) -> None:
-    """Check a plugin directory; print every problem, naming file and field."""
+    """Check a plugin folder and list every problem.
+
+    Each one names the file and the field; the exit code is 1 when there is any."""
     from orchestrator.authoring.validate import validate_plugin
 
     problems = validate_plugin(directory)
@@ -209,12 +243,46 @@ def validate(directory: Path, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--path", "show_path", is_flag=True, help="Print where the schema file plugindev ships is instead.")
+@click.option("--write", "plugin_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), metavar="DIR",
+              help="Write it into the plugin in DIR as plugin.schema.json, the file a scaffolded "
+                   "plugin.yaml names.")
+@verbose_option
+def schema(show_path: bool, plugin_dir: Path | None) -> None:
+    """Print the JSON Schema of plugin.yaml, for editors.
+
+    The fields, types and patterns `plugindev validate` checks. An editor with a YAML language server (VS Code's
+    YAML extension, ...) checks plugin.yaml against it while you type when plugin.yaml names it in a comment, as
+    a scaffolded one does (--write brings that copy up to date):
+
+    \b
+      # yaml-language-server: $schema=plugin.schema.json"""
+    from orchestrator.authoring.manifest_schema import MODELINE, SHIPPED, names_a_schema, schema_text, write_into_plugin
+
+    if show_path and plugin_dir is not None:
+        raise UsageError("give --path or --write, not both")
+    if show_path:
+        click.echo(SHIPPED)
+    elif plugin_dir is None:
+        click.echo(schema_text(), nl=False)
+    elif not (plugin_dir / "plugin.yaml").is_file():
+        raise PlugindevError(f"{plugin_dir} holds no plugin.yaml; give the folder of a plugin")
+    else:
+        outcome = write_into_plugin(plugin_dir)
+        click.echo(f"{outcome.action:>9}  {plugin_dir / outcome.path}")
+        if not names_a_schema(plugin_dir / "plugin.yaml"):
+            click.echo(f"add this line at the top of {plugin_dir / 'plugin.yaml'} so that editors use it: {MODELINE}")
+
+
+@main.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--no-install", is_flag=True, help="Only generate and link; do not install dependencies.")
 @verbose_option
 @click.pass_context
 def link(ctx: click.Context, directory: Path, no_install: bool) -> None:
-    """Make `@omniviewdev/vite-plugin` resolvable in DIRECTORY/ui (generate, install, link)."""
+    """Make @omniviewdev/vite-plugin resolvable in DIRECTORY/ui.
+
+    Generates the package, installs the UI's dependencies and links the package into them."""
     from orchestrator.link.setup import prepare_ui
 
     setup = run_async(lambda: prepare_ui(directory, install=not no_install, verbose=is_verbose(ctx)))
@@ -237,18 +305,27 @@ def dev_loop_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-go", is_flag=True, help="Do not build or run the Go backend: UI work only."),
         click.option("--ui", "ui_mode", type=click.Choice(["dev", "build"]), default="dev", show_default=True,
                      help="dev: Vite dev server with HMR; build: vite build on change, assets installed."),
+        click.option("--no-typecheck", is_flag=True,
+                     help="Do not run the TypeScript check (tsc --watch) beside the Vite dev server."),
         click.option("--debounce", "debounce_ms", type=click.IntRange(0, 10_000), default=RunOptions.debounce_ms,
                      show_default=True, metavar="MS",
                      help="Quiet period after a Go file change before building (folds an editor's multi-write "
                           "save); a later change cancels the build and starts another."),
         click.option("--go", "go_path", metavar="PATH",
                      help="The go binary (default: $PLUGINDEV_GO, PATH, $GOROOT/bin)."),
-        click.option("--handshake-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-                     metavar="S"),
-        click.option("--vite-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="S"),
+        click.option("--handshake-timeout", type=click.FloatRange(0.1), default=RunOptions.handshake_timeout,
+                     show_default=True, metavar="S",
+                     help="Seconds a started plugin has to print go-plugin's handshake line before it counts as "
+                          "failed."),
+        click.option("--vite-timeout", type=click.FloatRange(0.1), default=RunOptions.vite_timeout,
+                     show_default=True, metavar="S",
+                     help="Seconds Vite has to say it is ready (its Local: line, then /@vite/client answering)."),
         health_interval_option,
         click.option("--overlap/--no-overlap", default=True, show_default=True,
                      help="Start the new plugin process, healthy, before stopping the old one (no gap)."),
+        click.option("--jobs", type=click.IntRange(1), metavar="N",
+                     help="Go builds (and UI installs) at once across all plugins, the one saved last first "
+                          "(default: one per core)."),
         click.option("--api-port", type=click.IntRange(0, 65535), default=0, metavar="PORT",
                      help="Port of the control API on 127.0.0.1 (default: a free one)."),
         click.option("--json", "as_json", is_flag=True, help="Print NDJSON events instead of lines."),
@@ -257,30 +334,39 @@ def dev_loop_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _run_options(ctx: click.Context, no_vite: bool, no_go: bool, ui_mode: str, debounce_ms: int,
-                 go_path: str | None, handshake_timeout: float, vite_timeout: float, health_interval: float,
-                 overlap: bool) -> RunOptions:
+def _run_options(ctx: click.Context, no_vite: bool, no_go: bool, ui_mode: str, no_typecheck: bool,
+                 debounce_ms: int, go_path: str | None, handshake_timeout: float, vite_timeout: float,
+                 health_interval: float, overlap: bool, jobs: int | None) -> RunOptions:
     if no_vite and no_go:
         raise click.UsageError("--no-vite and --no-go together leave nothing to run")
-    return RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, debounce_ms=debounce_ms,
-                      go=go_path, handshake_timeout=handshake_timeout, vite_timeout=vite_timeout,
-                      health_interval=health_interval, overlap=overlap, verbose=is_verbose(ctx))
+    return RunOptions(vite=not no_vite, go_backend=not no_go, ui_mode=ui_mode, typecheck=not no_typecheck,
+                      debounce_ms=debounce_ms, go=go_path, handshake_timeout=handshake_timeout,
+                      vite_timeout=vite_timeout, health_interval=health_interval, overlap=overlap,
+                      verbose=is_verbose(ctx), jobs=jobs)
 
 
 @main.command()
 @click.argument("plugin_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
 @dev_loop_options
-@click.option("--open", "open_dashboard", is_flag=True,
-              help="Print the dashboard's URL and open it in the browser.")
+@click.option("--open", "open_dashboard", is_flag=True, help="Open the dashboard in the browser.")
+@click.option("--debug", is_flag=True,
+              help=f"Build Go for a debugger and run the plugin under Delve (installed once) on port {DEBUG_PORT}, "
+                   "or the next free one, for your IDE to attach to.")
 @verbose_option
 @click.pass_context
 def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_json: bool, open_dashboard: bool,
-        **dev: Any) -> None:
-    """Run plugins in development: Vite with HMR, Go watch -> build -> restart, .devinfo for the IDE."""
+        debug: bool, **dev: Any) -> None:
+    """Develop plugins: Vite HMR, Go rebuild and restart.
+
+    Vite with hot module replacement for the UI, watch -> go build -> restart for the backend, and the .devinfo
+    through which the IDE attaches."""
     from orchestrator.terminal.printer import Printer
     from orchestrator.wiring import run_plugins
 
     options = _run_options(ctx, **dev)
+    if debug and not options.go_backend:
+        raise click.UsageError("--debug debugs the Go backend, which --no-go leaves out")
+    options = replace(options, debug=debug)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
     run_async(lambda: run_plugins(list(plugin_dirs) or [Path(".")], options, printer, api_port,
                                   open_dashboard=open_dashboard))
@@ -292,7 +378,9 @@ def run(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_
 @verbose_option
 @click.pass_context
 def watch_external(ctx: click.Context, as_json: bool, health_interval: float) -> None:
-    """Follow plugins run outside plugindev through their .devinfo (health-checked over gRPC) until Ctrl+C."""
+    """Follow plugins run outside plugindev, until Ctrl+C.
+
+    Through their .devinfo, health-checked over gRPC."""
     from orchestrator.common.paths import state_root
     from orchestrator.terminal.printer import Printer
     from orchestrator.wiring import watch_external as watch
@@ -302,18 +390,47 @@ def watch_external(ctx: click.Context, as_json: bool, health_interval: float) ->
 
 
 @main.command()
+@click.argument("plugin_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False, exists=True))
 @dev_loop_options
 @verbose_option
 @click.pass_context
-def serve(ctx: click.Context, /, api_port: int, as_json: bool, **dev: Any) -> None:
-    """Manage any number of plugins for the IDE: the control API adds and removes them at run time, the set
-    is kept for the next serve, and plugins run by hand (.devinfo) are watched too."""
+def serve(ctx: click.Context, /, plugin_dirs: tuple[Path, ...], api_port: int, as_json: bool, **dev: Any) -> None:
+    """Manage any number of plugins for the IDE.
+
+    The saved set and PLUGIN_DIRS, then those `plugindev add` and the control API add at run time; the set is
+    kept for the next serve, and plugins run by hand (.devinfo) are watched too."""
     from orchestrator.terminal.printer import Printer
     from orchestrator.wiring import serve_plugins
 
     options = _run_options(ctx, **dev)
     printer = Printer(as_json=as_json, verbose=is_verbose(ctx))
-    run_async(lambda: serve_plugins(options, printer, api_port))
+    run_async(lambda: serve_plugins(list(plugin_dirs), options, printer, api_port))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@verbose_option
+def add(directory: Path) -> None:
+    """Add a plugin to the running serve, and start it.
+
+    DIRECTORY is the plugin's folder (relative to this one); the plugin stays in the serve's saved set."""
+    from orchestrator.api.client import add_to_running
+    from orchestrator.common.paths import state_root
+
+    click.echo(run_async(lambda: add_to_running(state_root(), directory)))
+
+
+@main.command()
+@click.argument("plugin_id", metavar="ID")
+@verbose_option
+def remove(plugin_id: str) -> None:
+    """Stop a plugin and remove it from the running serve.
+
+    ID is the plugin's id (its plugin.yaml's `id`), as `plugindev status` lists them."""
+    from orchestrator.api.client import remove_from_running
+    from orchestrator.common.paths import state_root
+
+    click.echo(run_async(lambda: remove_from_running(state_root(), plugin_id)))
 
 
 @main.command()
@@ -322,7 +439,9 @@ def serve(ctx: click.Context, /, api_port: int, as_json: bool, **dev: Any) -> No
 @verbose_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
-    """One line per plugin in development: status, Vite URL, pid, last build, last error."""
+    """List the plugins in development, one line each.
+
+    Status, Vite URL, pid, last build, last error."""
     from orchestrator.common.paths import state_root
     from orchestrator.diagnose.status import StatusPrinter, current_snapshot, watch_status
     from orchestrator.terminal.printer import use_colour
@@ -344,8 +463,10 @@ def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @verbose_option
 def doctor(directory: Path | None, as_json: bool) -> None:
-    """Check what plugindev needs on this machine (and for the plugin in DIRECTORY, default: . when it holds a
-    plugin.yaml); print each problem with its fix."""
+    """Check this machine for what plugindev needs.
+
+    And the plugin in DIRECTORY (default: . when it holds a plugin.yaml); each problem is printed with its
+    fix."""
     from orchestrator.diagnose.doctor import run_doctor, summary
 
     if directory is None and Path("plugin.yaml").is_file():
@@ -382,8 +503,8 @@ def _build_release(ctx: click.Context, directory: Path, platform: str | None, go
 
     release = run_async(lambda: build_release(directory, parse_platform(platform), go=go_path,
                                               verbose=is_verbose(ctx)))
-    timings = [f"go {release.go_seconds:.1f} s" if release.manifest.has_backend else "",
-               f"ui {release.ui_seconds:.1f} s" if release.manifest.has_ui else ""]
+    timings = [f"go {seconds_text(release.go_seconds)}" if release.manifest.has_backend else "",
+               f"ui {seconds_text(release.ui_seconds)}" if release.manifest.has_ui else ""]
     click.echo(f"built {release.manifest.id} {release.manifest.version} for {release.platform} in "
                f"{release.folder} ({', '.join(t for t in timings if t)})")
     return release
@@ -395,8 +516,10 @@ def _build_release(ctx: click.Context, directory: Path, platform: str | None, go
 @verbose_option
 @click.pass_context
 def build(ctx: click.Context, directory: Path, go_path: str | None, platform: str | None) -> None:
-    """Production build into DIRECTORY/build/release/<os>-<arch>/: go build -trimpath with plugin.yaml's version,
-    vite build to the SystemJS entry."""
+    """Build a release of the plugin for a platform.
+
+    Into DIRECTORY/build/release/<os>-<arch>/: go build -trimpath with plugin.yaml's version, vite build to the
+    SystemJS entry."""
     _build_release(ctx, directory, platform, go_path)
 
 
@@ -405,12 +528,18 @@ def build(ctx: click.Context, directory: Path, go_path: str | None, platform: st
 @verbose_option
 @click.pass_context
 def install(ctx: click.Context, directory: Path, go_path: str | None) -> None:
-    """Build the plugin for this machine and install it into the Omniview state root, whole or not at all."""
-    from orchestrator.common.paths import state_root
-    from orchestrator.release.install import install_release
+    """Build the plugin and install it into Omniview.
 
-    release = _build_release(ctx, directory, None, go_path)
-    target = install_release(release.folder, release.manifest.id, state_root())
+    Built for this machine and installed into the state root, whole or not at all; refused, before building,
+    while `plugindev run` or `plugindev serve` develops the plugin."""
+    from orchestrator.common.paths import state_root
+    from orchestrator.release.build import checked_manifest
+    from orchestrator.release.install import install_release, installing
+
+    root = state_root()
+    with installing(checked_manifest(directory).id, root):  # refused here, before a build is spent
+        release = _build_release(ctx, directory, None, go_path)
+        target = install_release(release.folder, release.manifest.id, root)
     click.echo(f"installed {release.manifest.id} {release.manifest.version} into {target}")
 
 
@@ -423,7 +552,9 @@ def install(ctx: click.Context, directory: Path, go_path: str | None) -> None:
 @click.pass_context
 def package(ctx: click.Context, directory: Path, go_path: str | None, platform: str | None,
             output: Path | None) -> None:
-    """Build the plugin for a platform and write the reproducible .tar.gz that Omniview installs."""
+    """Build the .tar.gz that Omniview installs.
+
+    For a platform (default: this one), reproducible: its bytes depend on the built files' contents only."""
     from orchestrator.release.package import default_package_path, source_date_epoch, write_package
 
     mtime = source_date_epoch()  # a bad value is said before a build is spent

@@ -4,7 +4,8 @@ manager on one event loop, its events printed and served by the control API, shu
 
 Before anything starts, every plugin is validated and locked (a second plugindev on the same plugin is
 refused, and so is a second `serve` on the same state root), and whatever a plugindev that died left behind is
-ended.
+ended. Once the API listens, the dashboard's URL and each previewable plugin's are printed; a run or serve that a
+signal ended says "stopped" last, once its plugins and their Vite servers have stopped and `.devinfo` is gone.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from orchestrator.api.history import EventHistory
 from orchestrator.common.paths import state_root
 from orchestrator.common.tasks import watched_task
 from orchestrator.devloop.context import RunOptions
-from orchestrator.devloop.manager import DevManager, SavedSetLock
+from orchestrator.devloop.manager import DevManager, SavedSetLock, checked_manifest
 from orchestrator.model.events import EventBus, Level, SystemMessage
 from orchestrator.statefiles.devinfo import DEVINFO
 from orchestrator.statefiles.registry import check_state_root, reap_leftovers
 from orchestrator.terminal.printer import Printer, Printing
+
+STOPPED = "stopped"  # the last line of a run or serve that a signal ended
 
 
 async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0, *,
@@ -47,14 +50,18 @@ async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Pri
             await _serve(manager, history, printer, api_port, external=False, open_dashboard=open_dashboard)
         finally:
             await manager.close()
+        if manager.failure is None:  # else the run ends with the failure's line
+            _say(manager.bus, STOPPED)
     if manager.failure is not None:
         raise manager.failure
 
 
-async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0) -> None:
-    """The IDE-managed form: the saved set of plugins, changed through the API, and external ones watched."""
+async def serve_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Printer, api_port: int = 0) -> None:
+    """The IDE-managed form: the saved set of plugins and `plugin_dirs` (added to it as through the API), changed
+    through the API, and external ones watched."""
     root = state_root()
     check_state_root(root)
+    given = [(plugin_dir, checked_manifest(plugin_dir)) for plugin_dir in plugin_dirs]  # a typo ends it at once
     lock = SavedSetLock(root)
     lock.acquire()  # before anything is read or started: a second serve changes nothing
     manager = DevManager(root, options, fail_fast=False, saved=root / "plugindev" / "managed.json")
@@ -64,11 +71,14 @@ async def serve_plugins(options: RunOptions, printer: Printer, api_port: int = 0
             await _reap(root, manager.bus)
             for problem in manager.restore():
                 _say(manager.bus, problem)
+            for plugin_dir, manifest in given:
+                manager.start(manager.add(plugin_dir, manifest).manifest.id)
             printer.show_plugin = True
             await _serve(manager, history, printer, api_port, external=True)
         finally:
             await manager.close()
             lock.release()
+        _say(manager.bus, STOPPED)
 
 
 async def _reap(root: Path, bus: EventBus) -> None:
@@ -119,15 +129,15 @@ async def _serve_until(manager: DevManager, history: EventHistory, printer: Prin
             where = "" if server.advertised else \
                 " (api.json is another running plugindev's; this one takes it over when that one stops)"
             _say(manager.bus, f"control API at {server.url}{where}; token in {server.file}")
-        if external or open_dashboard:
-            dashboard = f"{server.url}/?token={api.token}"  # the page keeps it in a cookie from then on
-            _say(manager.bus, f"dashboard: {dashboard}")
-            if open_dashboard:
-                import webbrowser
+        _say(manager.bus, f"dashboard: {api.signed_in('/')}")
+        for managed in manager.plugins.values():
+            api.say_preview(managed.session)
+        if open_dashboard:
+            import webbrowser
 
-                # the browser's command line, which any local user can read, gets a one-time code, not the token
-                if not await loop.run_in_executor(None, webbrowser.open, server.sign_in_url()):
-                    _say(manager.bus, "no web browser could be opened here: open the dashboard URL above")
+            # the browser's command line, which any local user can read, gets a one-time code, not the token
+            if not await loop.run_in_executor(None, webbrowser.open, server.sign_in_url()):
+                _say(manager.bus, "no web browser could be opened here: open the dashboard URL above")
         waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(manager.failed.wait())]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for task in waiting:

@@ -28,4 +28,28 @@ python3 -m venv .venv
 
 .venv/bin/ruff check orchestrator tests bench
 .venv/bin/mypy
+
+# The full run (no arguments, as CI) also runs every bench once, with one round and small sizes, so that none
+# breaks unseen; their numbers mean little here. Before the tests: the run ends with pytest's summary line. Each
+# is bounded in time; one that fails or hangs fails the run, its output shown.
+if [ $# -eq 0 ]; then
+  bench_log=$(mktemp)
+  for bench in bench/[!_]*.py; do
+    case "$bench" in
+      bench/many_plugins.py) extra=(--plugins 4) ;;
+      bench/startup.py) extra=(--no-cold) ;;  # a cold start compiles the whole SDK: minutes
+      *) extra=() ;;
+    esac
+    started=$SECONDS
+    if ! timeout -k 10 300 .venv/bin/python "$bench" --rounds 1 "${extra[@]}" >"$bench_log" 2>&1; then
+      tail -n 40 "$bench_log" >&2
+      rm -f "$bench_log"
+      echo "scripts/test.sh: $bench --rounds 1 ${extra[*]} failed (its output above)" >&2
+      exit 1
+    fi
+    echo "$bench: ran in $((SECONDS - started)) s"
+  done
+  rm -f "$bench_log"
+fi
+
 exec .venv/bin/pytest "$@"

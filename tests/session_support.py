@@ -60,6 +60,7 @@ class FakePlugin(FakeProcess):
     def __init__(self, healthy: bool) -> None:
         super().__init__()
         self.start_time: int | None = 1
+        self.group = self.pid
         self.handshake = Handshake(1, 1, "unix", f"/tmp/fake-plugin-{self.pid}", "grpc")
         self.healthy = healthy
 
@@ -212,7 +213,7 @@ async def harness(root: Path, *, ui: bool = True, backend: bool = True, go: Fake
     by `vite` (fake servers unless given), or with `ui_build` built by whatever `ui/node_modules/.bin/vite` is."""
     plugin_dir = root / "src" / plugin_id
     (plugin_dir / "pkg").mkdir(parents=True, exist_ok=True)
-    (plugin_dir / "plugin.yaml").write_text(f"id: {plugin_id}\nversion: 0.1.0\ncapabilities: [settings]\n")
+    (plugin_dir / "plugin.yaml").write_text(f"id: {plugin_id}\nversion: 0.1.0\nname: Fake\ncapabilities: [settings]\n")
     (plugin_dir / "pkg" / "main.go").write_text("package main\n")
     go, vite = go or FakeGo(), vite or FakeVite()
     made: dict[str, GoBackend] = {}

@@ -316,7 +316,7 @@ def test_an_id_or_version_with_a_trailing_newline_is_refused(tmp_path: Path, fie
     # `$` accepts a trailing newline: `id: "abc\n"` made a folder `plugins/abc\n/`
     fields = {"id": "abc", "version": "1.0.0"} | {field: value}
     (tmp_path / "plugin.yaml").write_text(f'id: "{fields["id"]}"\nversion: "{fields["version"]}"\n'
-                                          "capabilities: [ui]\n")
+                                          "name: ABC\ncapabilities: [ui]\n")
     _, problems = read_manifest(tmp_path / "plugin.yaml")
     assert [problem.field for problem in problems] == [field]
 
@@ -365,7 +365,7 @@ def test_a_link_planted_at_the_old_devinfo_temporary_name_redirects_no_write(tmp
 def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
-    lock = PluginLock(tmp_path, "p")
+    lock = PluginLock(tmp_path, "p", "run")
     lock.path.parent.mkdir(parents=True)
     lock.path.symlink_to(victim)
     with pytest.raises(PlugindevError, match=r"^the lock file .*p\.lock is a symbolic link, not a regular file; "
@@ -727,7 +727,7 @@ def test_what_is_kept_of_an_external_plugin_goes_once_it_is_gone(tmp_path: Path,
 def test_validate_scans_an_entry_in_linear_time(tmp_path: Path, source: str) -> None:
     # today 117 KiB of `/* ` took validate 36 s: each unclosed comment was scanned to the end of the file again
     (tmp_path / "ui" / "src").mkdir(parents=True)
-    (tmp_path / "plugin.yaml").write_text("id: p\nversion: 0.1.0\ncapabilities: [ui]\n")
+    (tmp_path / "plugin.yaml").write_text("id: p\nversion: 0.1.0\nname: P\ncapabilities: [ui]\n")
     (tmp_path / "ui" / "package.json").write_text("{}")
     (tmp_path / "ui" / "vite.config.ts").write_text("export default {}\n")
     (tmp_path / "ui" / "src" / "entry.ts").write_text(source)
@@ -828,7 +828,7 @@ def test_a_second_serve_on_a_state_root_is_refused_and_changes_nothing(served: S
     assert (second.returncode, second.stdout) == (1, "")
     assert second.stderr == (f"plugindev: error: plugindev serve is already running on the state root "
                              f"{served.state_root} (pid {served.handle.process.pid}); stop that one first, or add "
-                             "plugins to that one through its API or dashboard\n")
+                             "plugins to that one with `plugindev add DIR` (or its API or dashboard)\n")
     assert saved.read_bytes() == before
     assert [state["pluginID"] for state in served.api.get("/api/plugins")] == ["testplugin"]
 
@@ -1096,7 +1096,8 @@ def test_a_plugin_session_that_stops_on_an_unexpected_error_runs_again_unless_ru
     calls = fail_once(monkeypatch, PluginSession, "run", RuntimeError("boom"))
     folders = [copy_fixture(tmp_path / f"plugin{index}") for index in range(plugins)]
     for index, folder in enumerate(folders[1:], 1):
-        (folder / "plugin.yaml").write_text(f"id: other{index}\nversion: 0.1.0\ncapabilities: [settings]\n")
+        (folder / "plugin.yaml").write_text(f"id: other{index}\nversion: 0.1.0\nname: Other\n"
+                                            "capabilities: [settings]\n")
     line = "the plugin's session stopped on an unexpected error: RuntimeError: boom"
 
     async def scenario() -> None:

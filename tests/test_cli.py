@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import plugindev
+from conftest import REPO, plugindev
 
 from orchestrator import __version__
 
@@ -40,3 +43,19 @@ def test_help_does_not_import_heavy_modules() -> None:
              " if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_ctrl_c_works_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A background job of a script starts with SIGINT ignored; plugindev (and what it starts) still stops on it."""
+    ignoring = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "os.execv(sys.executable, [sys.executable, '-m', 'orchestrator', 'status', '--watch', '--json'])")
+    process = subprocess.Popen([sys.executable, "-c", ignoring], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMNIVIEW_STATE_DIR": str(tmp_path)}, start_new_session=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "[]"  # it is watching
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -100,7 +100,7 @@ def test_bad_arguments_are_one_line(tmp_path: Path, state: dict[str, str], args:
 def test_a_state_root_that_cannot_be_used_is_one_line(tmp_path: Path, command: list[str], root: str) -> None:
     plugin = tmp_path / "plugin"
     (plugin / "pkg").mkdir(parents=True)
-    (plugin / "plugin.yaml").write_text("id: ok\nversion: 0.1.0\ncapabilities: [settings]\n")
+    (plugin / "plugin.yaml").write_text("id: ok\nversion: 0.1.0\nname: OK\ncapabilities: [settings]\n")
     (plugin / "pkg" / "main.go").write_text("package main\n\nfunc main() {}\n")
     (tmp_path / "afile").write_text("a file\n")
     environ = {"OMNIVIEW_STATE_DIR": root.replace("{file}", str(tmp_path / "afile")), "HOME": str(tmp_path / "home")}

@@ -131,7 +131,7 @@ def test_session_events_and_log_ring(tmp_path: Path) -> None:
         session.report(GoBusy(Status.BUILDING))
         session.report(GoBusy(Status.BUILDING))  # no change, no event
         session.record.log(Source.GO_BUILD, Level.WARN, "hello")
-        session.record.report_errors([BuildError("/x/a.go", 1, 2, "bad")])
+        session.record.report_errors("go", [BuildError("/x/a.go", 1, 2, "bad")])
         events = [queue.get_nowait() for _ in range(queue.qsize())]
         assert [e.name for e in events] == [EVENT_STATUS, EVENT_LOG, EVENT_ERROR]
         status, log, errors = (event.payload for event in events)
@@ -156,7 +156,7 @@ def test_printer_lines_and_json(tmp_path: Path) -> None:
         session.record.log(Source.VITE, Level.INFO, "ready")
         session.record.log(Source.GO_BUILD, Level.DEBUG, "debug detail")
         session.record.log(Source.PLUGIN, Level.ERROR, "boom")
-        session.record.report_errors([BuildError("/x/a.go", 3, 4, "undefined: y")])
+        session.record.report_errors("go", [BuildError("/x/a.go", 3, 4, "undefined: y")])
         events = [queue.get_nowait() for _ in range(queue.qsize())]
         text, ndjson = io.StringIO(), io.StringIO()
         for event in events:

@@ -130,8 +130,9 @@ def test_the_streams_and_the_rest_api_send_what_they_sent_before(tmp_path: Path)
     stream = golden("sse.json")
     for name in ("live", "after_4", "preview_alpha"):
         assert sent[name] == stream[name], name
-    config = stream["preview_page_config"]
-    assert sent["preview_page_config"][config.index('"state": '):] == config[config.index('"state": '):]
+    config, sent_config = stream["preview_page_config"], sent["preview_page_config"]
+    assert sent_config[sent_config.index('"state": '):] == config[config.index('"state": '):]
+    assert '"errors": [], "events": ' in sent_config  # what the page opens with: its plugin has none
     assert sent["rest"] == golden("rest.json")
     assert sent["live_system"] == ["id: 12\nevent: plugindev/system\n"
                                    'data: {"tag":"system","message":"dashboard: http://127.0.0.1:1/?token=\\u00e9"}\n\n']
@@ -179,7 +180,7 @@ def test_plugindevs_own_messages_reach_an_event_stream_client(tmp_path: Path) ->
         assert serve.interrupt() == 0
     said = serve.said()  # and printed, as they were
     assert said[0] == not_restarted.data["message"] and dashboard.data["message"] in said
-    assert said[-1] == "stopping (press Ctrl+C again to force)"
+    assert said[-2:] == ["stopping (press Ctrl+C again to force)", "stopped"]
 
 
 def run(coroutine: Any) -> Any:

@@ -45,7 +45,7 @@ GO, VITE, MANAGER = Source.GO_BUILD, Source.VITE, Source.MANAGER
      Line(VITE, Level.INFO, "installed UI assets into /s/plugins/p/assets")),
     (UiFailed("Vite exited with code 1; restarting it in 0.5 s"),
      Line(VITE, Level.ERROR, "Vite exited with code 1; restarting it in 0.5 s")),
-    (BuildFinished(1_234_567_890), Line(GO, Level.INFO, "built in 1235 ms")),
+    (BuildFinished(1_234_567_890), Line(GO, Level.INFO, "built in 1.23 s")),
     (BuildFinished(5, "a.go:1:1: bad", serving=True),
      Line(GO, Level.WARN, "build failed: the running plugin keeps serving")),
     (BuildFinished(5, "a.go:1:1: bad"),
@@ -78,7 +78,7 @@ def test_a_told_change_is_said_before_the_state_moves() -> None:
     context = PartContext(
         plugin_id="p", plugin_dir=Path("/p"), state_dir=Path("/s"), options=RunOptions(),
         report=seen.append, log=lambda source, level, message: seen.append(Line(source, level, message)),
-        report_errors=lambda _errors: None, record=lambda *_: None, forget=lambda _pid: None,
+        report_errors=lambda _source, _errors: None, record=lambda *_: None, forget=lambda _pid: None,
         state=lambda: DevState(pluginID="p", devPath="/p"), unexpected=lambda _line: None)
     context.tell(PluginStarted(PROCESS))
     context.tell(GoBusy(Status.STARTING))

@@ -131,7 +131,7 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
         (["--id", "../x"], "'../x' is not a valid plugin id"),
         (["--id", "My Plugin"], "'My Plugin' is not a valid plugin id"),
         (["--id", ""], "--id is empty"),
-        (["--id", "ok", "--template", "fancy"], "--template 'fancy' does not exist; choose one of full, ui, backend"),
+        (["--id", "ok", "--template", "fancy"], "'fancy' is not one of 'full', 'ui', 'backend'"),
         (["--id", "ok", "--capability", "resouce"], "unknown; did you mean 'resource'?"),
         (["--id", "ok", "--template", "ui", "--capability", "exec"], "needs the Go backend"),
     ],
@@ -202,6 +202,31 @@ def test_text_output_lists_each_file_and_says_how_to_start(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert f"   create  {target / 'plugin.yaml'}" in lines
-    assert lines[-1] == f"plugin 'hello-plugin' is ready: `plugindev run {target}` starts it"
-    again = plugindev("scaffold", str(target), *BASE).stdout.splitlines()
-    assert all(line.startswith("identical") for line in again[:-1]) and again[-1] == lines[-1]
+    steps = [
+        "plugindev run      # hot reload of ui/, rebuild and restart of pkg/; open the preview URL it prints",
+        "plugindev build    # a production build in build/release/<os>-<arch>/",
+        "plugindev package  # dist/hello-plugin-<version>-<os>-<arch>.tar.gz, the file Omniview installs",
+        "plugindev install  # build, then install into ~/.omniview/plugins/hello-plugin/ for Omniview"]
+    assert lines[-6:] == ["plugin 'hello-plugin' is ready; next (its README.md says more):", f"  cd {target}",
+                          *(f"  {step}" for step in steps)]
+    # the plugin's README says the same (and nothing of `cd ui && npm run build`)
+    readme = (target / "README.md").read_text()
+    assert "```sh\n" + "".join(f"{step}\n" for step in steps) + "```" in readme and "npm run build" not in readme
+    again = plugindev("scaffold", str(target), *BASE, cwd=target).stdout.splitlines()  # in the folder: no `cd`
+    assert all(line.startswith("identical") for line in again[:-5]) and again[-5:] == lines[-6:-5] + lines[-4:]
+
+
+def test_gitignore_keeps_builds_packages_and_generated_ui_files_out(tmp_path: Path) -> None:
+    target = tmp_path / "plugin"
+    assert plugindev("scaffold", str(target), *BASE).returncode == 0
+    generated = ["build/release/linux-amd64/bin/plugin", "dist/hello-plugin-0.1.0-linux-amd64.tar.gz",
+                 "ui/dist/assets/entry.js", "ui/node_modules/react/index.js", "ui/.plugindev/deps/package.json"]
+    for rel in generated:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_text("generated\n")
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=target,
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    assert not [line for line in untracked if line[3:].startswith(("build/", "dist/", "ui/dist/", "ui/node_modules/",
+                                                                    "ui/.plugindev/"))]
+    assert "?? plugin.yaml" in untracked and "?? ui/src/entry.ts" in untracked

@@ -36,7 +36,8 @@ def test_clean_plugin_passes(plugin: Path) -> None:
 
 def test_missing_plugin_yaml(plugin: Path) -> None:
     (plugin / "plugin.yaml").unlink()
-    assert _problems(plugin) == ["plugin.yaml: : missing; every plugin needs a plugin.yaml with id, version and name"]
+    assert _problems(plugin) == ["plugin.yaml: : missing; every plugin needs a plugin.yaml with id, version, name "
+                                 "and capabilities"]
 
 
 def test_plugin_yaml_not_a_mapping(plugin: Path) -> None:
@@ -52,37 +53,64 @@ def test_plugin_yaml_invalid_yaml_names_the_line(plugin: Path) -> None:
 def test_wrong_field_types(plugin: Path) -> None:
     _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\nname: [x]\ncapabilities: ui\ntags: web\n")
     problems = _problems(plugin)
-    assert "plugin.yaml: name: must be a string, got list" in problems
-    assert "plugin.yaml: capabilities: must be a list, got str" in problems
-    assert "plugin.yaml: tags: must be a list, got str" in problems
+    assert "plugin.yaml: name: must be a string like 'Hello Plugin', got ['x'] (list)" in problems
+    assert "plugin.yaml: capabilities: must be a list, got 'ui' (str)" in problems
+    assert "plugin.yaml: tags: must be a list, got 'web' (str)" in problems
 
 
 def test_missing_id(plugin: Path) -> None:
-    _set_yaml(plugin, "version: 1.0.0\ncapabilities: [ui, settings]\n")
+    _set_yaml(plugin, "version: 1.0.0\nname: Hello\ncapabilities: [ui, settings]\n")
     assert _problems(plugin) == ["plugin.yaml: id: missing; add e.g. 'id: hello-plugin'"]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("", "plugin.yaml: name: missing; add e.g. 'name: Hello Plugin'"),
+    ("name:\n", "plugin.yaml: name: is empty; add e.g. 'name: Hello Plugin'"),
+    ("name: ''\n", "plugin.yaml: name: is empty; add e.g. 'name: Hello Plugin'"),
+])
+def test_name_is_required_as_the_messages_say(plugin: Path, line: str, problem: str) -> None:
+    _set_yaml(plugin, f"id: hello-plugin\nversion: 1.0.0\n{line}capabilities: [ui, settings]\n")
+    assert _problems(plugin) == [problem]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("name: 2024", "plugin.yaml: name: must be a string like 'Hello Plugin', got 2024 (int); quote it in YAML"),
+    ("name: yes", "plugin.yaml: name: must be a string like 'Hello Plugin', got True (bool); quote it in YAML"),
+    ("name: [x]", "plugin.yaml: name: must be a string like 'Hello Plugin', got ['x'] (list)"),
+    ("version: 'one'", "plugin.yaml: version: 'one' is not a semantic version like '1.2.3'"),
+    ("version: 1.0", "plugin.yaml: version: 1.0 is not a semantic version like '1.2.3'"),
+    ("id: 42", "plugin.yaml: id: must be a string like 'hello-plugin', got 42 (int); quote it in YAML"),
+    ("id: '4 2'", "plugin.yaml: id: '4 2' is not a valid plugin id; use 1-64 lowercase letters, digits, '.', '_' or "
+                  "'-', starting with a letter or digit (e.g. 'hello-plugin')"),
+])
+def test_quote_it_only_where_quoting_is_the_fix(plugin: Path, line: str, problem: str) -> None:
+    # an unquoted number, true/false or date that would do as a string; a quoted value never hears it
+    fields = {"id": "hello-plugin", "version": "1.0.0", "name": "Hello"} | dict([line.split(": ", 1)])
+    _set_yaml(plugin, "".join(f"{key}: {value}\n" for key, value in fields.items()) + "capabilities: [ui, settings]\n")
+    assert _problems(plugin) == [problem]
 
 
 @pytest.mark.parametrize("bad_id", ["../x", "My Plugin", "a/b", "-lead"])
 def test_id_not_matching_the_rule(plugin: Path, bad_id: str) -> None:
-    _set_yaml(plugin, f"id: {json.dumps(bad_id)}\nversion: 1.0.0\ncapabilities: [ui, settings]\n")
+    _set_yaml(plugin, f"id: {json.dumps(bad_id)}\nversion: 1.0.0\nname: Hello\ncapabilities: [ui, settings]\n")
     (problem,) = _problems(plugin)
     assert problem.startswith("plugin.yaml: id: ") and "is not a valid plugin id" in problem
 
 
 @pytest.mark.parametrize("version", ["1.0", "v1.0.0", "1.0.0.0", "01.2.3"])
 def test_version_not_semver(plugin: Path, version: str) -> None:
-    _set_yaml(plugin, f"id: hello-plugin\nversion: '{version}'\ncapabilities: [ui, settings]\n")
+    _set_yaml(plugin, f"id: hello-plugin\nversion: '{version}'\nname: Hello\ncapabilities: [ui, settings]\n")
     (problem,) = _problems(plugin)
     assert problem.startswith("plugin.yaml: version: ") and "is not a semantic version" in problem
 
 
 def test_unquoted_number_version_is_not_semver(plugin: Path) -> None:
-    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0\ncapabilities: [ui, settings]\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0\nname: Hello\ncapabilities: [ui, settings]\n")
     assert "plugin.yaml: version: 1.0 is not a semantic version" in _problems(plugin)[0]
 
 
 def test_unknown_capability_suggests_the_closest(plugin: Path) -> None:
-    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\ncapabilities: [ui, settings, resouce]\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\nname: Hello\ncapabilities: [ui, settings, resouce]\n")
     assert _problems(plugin) == ["plugin.yaml: capabilities[2]: unknown capability 'resouce'; did you mean 'resource'?"]
 
 
@@ -119,13 +147,13 @@ def test_an_entry_other_than_entry_ts_is_an_error_naming_it_and_the_fix(plugin: 
 
 
 def test_no_capability_at_all(plugin: Path) -> None:
-    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\n")
+    _set_yaml(plugin, "id: hello-plugin\nversion: 1.0.0\nname: Hello\n")
     assert _problems(plugin) == ["plugin.yaml: capabilities: none listed; a plugin needs at least one of "
                                  "ui, resource, exec, networker, log, metric, settings"]
 
 
 def test_every_problem_is_printed_at_once(plugin: Path) -> None:
-    _set_yaml(plugin, "id: Bad Id\nversion: x\ncapabilities: [ui, settings, nope]\n")
+    _set_yaml(plugin, "id: Bad Id\nversion: x\nname: Hello\ncapabilities: [ui, settings, nope]\n")
     (plugin / "ui/vite.config.ts").unlink()
     result = plugindev("validate", str(plugin))
     assert result.returncode == 1

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.authoring.manifest_schema import schema_text
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -42,3 +44,7 @@ def test_wheel_installs_and_generates_shims_outside_the_source_tree(tmp_path: Pa
         probe = f"import orchestrator.common.paths as p; print(p.resource_dir({folder!r}))"
         assert str(env_dir) in subprocess.run([str(python), "-c", probe], cwd=work, capture_output=True,
                                               text=True, check=True).stdout
+    # the JSON Schema of plugin.yaml, which editors are pointed at, ships in the wheel
+    schema = subprocess.run([str(env_dir / "bin" / "plugindev"), "schema", "--path"], cwd=work, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert schema.startswith(str(env_dir)) and Path(schema).read_text() == schema_text()

@@ -13,13 +13,15 @@ instead of the token, since a command line is readable by every local user: rand
 
 A restarted plugindev keeps its token and port (orchestrator.statefiles.api_identity), so an open dashboard comes
 back by itself; when the token is new (its file was deleted), the old cookie fails and the page says to open the URL
-plugindev printed.
+plugindev printed. A browser that asks for a page without the token (a preview's URL copied without it, a bookmark)
+is told the same: where the URL that lets it in is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import secrets
 import time
 from collections.abc import Callable
@@ -32,13 +34,14 @@ PAGE_HEADERS = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-anc
 CODE_LIFETIME = 60.0  # seconds a one-time code can be exchanged: the time a browser takes to start
 LIVE_CODES = 64  # codes kept at most: each costs a request that already had the right to make it
 
+PREVIEW_PREFIX = "/preview/"  # the path of a plugin's preview, on either origin
+WHY_NO_TOKEN = "none was given, its one-time link was used or expired, or plugindev has a new token"
+TOKEN_FILE = "the token is in <code>&lt;state root&gt;/plugindev/api.json</code>"
 UNAUTHORIZED_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>plugindev</title></head>
+<html><head><meta charset="utf-8"><title>plugindev: {title}</title></head>
 <body style="font-family: system-ui, sans-serif; margin: 3em">
-<h1>plugindev restarted</h1>
-<p>This page has no valid token (none was given, its one-time link was used or expired, or plugindev has a new
-token): open the dashboard URL it printed, <code>http://127.0.0.1:PORT/?token=…</code> (also in
-<code>&lt;state root&gt;/plugindev/api.json</code>).</p>
+<h1>{title}</h1>
+<p>{text}</p>
 </body></html>
 """
 
@@ -73,8 +76,22 @@ def wants_page(request: web.Request) -> bool:
     return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
 
 
-def unauthorized_page() -> web.Response:
-    return web.Response(status=401, text=UNAUTHORIZED_PAGE, content_type="text/html")
+def unauthorized_page(request: web.Request, api_url: str) -> web.Response:
+    """What a browser without the token gets instead of a page: the URL that lets it in (the API's at `api_url`),
+    for a preview or for the dashboard."""
+    path = request.rel_url.path
+    if path.startswith(PREVIEW_PREFIX):
+        plugin_id = html.escape(path.removeprefix(PREVIEW_PREFIX).split("/", 1)[0])
+        title = "Open this preview from the dashboard"
+        text = (f"This browser has no valid token for the preview of <code>{plugin_id}</code> ({WHY_NO_TOKEN}). "
+                "Open it from the dashboard (the plugin's <em>preview</em> link), or open the preview URL plugindev "
+                f"printed (<code>plugindev run</code> prints one per plugin): "
+                f"<code>{api_url}/preview/{plugin_id}?token=…</code> ({TOKEN_FILE}).")
+    else:
+        title = "Open the dashboard from the URL plugindev printed"
+        text = (f"This page has no valid token ({WHY_NO_TOKEN}): open the dashboard URL it printed, "
+                f"<code>{api_url}/?token=…</code> ({TOKEN_FILE}).")
+    return web.Response(status=401, text=UNAUTHORIZED_PAGE.format(title=title, text=text), content_type="text/html")
 
 
 def remember(response: web.StreamResponse, token: str, port: int) -> None:
@@ -110,15 +127,16 @@ class OneTimeCodes:
         return kept is not None and kept[0] == port and kept[1] > self.clock()
 
 
-def exchange_code(request: web.Request, codes: OneTimeCodes, token: str, port: int) -> web.Response | None:
+def exchange_code(request: web.Request, codes: OneTimeCodes, token: str, port: int, api_url: str
+                  ) -> web.Response | None:
     """A GET with `?code=`: a live code gives the cookie of `port` and a redirect to the same URL without the code
-    (so it leaves the address bar and the history); a spent or expired one, the page saying what to open. None
-    when the request has no code."""
+    (so it leaves the address bar and the history); a spent or expired one, the page saying what to open (a URL
+    of the API at `api_url`). None when the request has no code."""
     code = request.query.get("code")
     if request.method != "GET" or code is None:
         return None
     if not codes.redeem(code, port):
-        return unauthorized_page()
+        return unauthorized_page(request, api_url)
     rest = [(name, value) for name, value in request.query.items() if name != "code"]
     response = web.Response(status=303, headers={"Location": str(request.rel_url.with_query(rest))})
     remember(response, token, port)

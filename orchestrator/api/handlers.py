@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -19,7 +20,8 @@ from orchestrator.api.parsing import PLUGIN_BODY, json_body, plugin_folder, resu
 from orchestrator.common.errors import PlugindevError, UnknownPlugin
 from orchestrator.common.net import HOST
 from orchestrator.devloop.manager import DevManager, checked_manifest
-from orchestrator.model.events import Dropped, Event, LogEntry
+from orchestrator.devloop.session import PluginSession
+from orchestrator.model.events import Dropped, Event, LogEntry, SystemMessage
 from orchestrator.model.state import DevState
 
 PREVIEW_PAGE = "preview-page"  # the route's name: the preview origin sends a browser without its cookie to get one
@@ -57,6 +59,22 @@ class Api:
     def preview_url(self) -> str:
         return f"http://{HOST}:{self.preview_port}"
 
+    def signed_in(self, path: str) -> str:
+        """A page of the API as plugindev prints it: `?token=` lets a browser in, which keeps a cookie from then
+        on (a one-time code, as `run --open` gives the browser, would be spent or expired before a reader of the
+        terminal opens it)."""
+        return f"{self.url}{path}?token={self.token}"
+
+    def say_preview(self, session: PluginSession) -> None:
+        """The line with the URL of a plugin's preview, when it has one: a UI that a Vite server serves (the
+        preview loads it from there)."""
+        if session.uses_vite:
+            plugin_id = session.manifest.id
+            self._say(f"preview of {plugin_id}: {self.signed_in(f'/preview/{quote(plugin_id)}')}")
+
+    def _say(self, message: str) -> None:
+        self.manager.bus.publish(SystemMessage(message))
+
     # -- reading --------------------------------------------------------------------------------------------
     def states(self) -> list[DevState]:
         """Every plugin's: managed, then external ones that are not managed too."""
@@ -79,6 +97,8 @@ class Api:
         # validating reads the plugin's files: off the event loop (the set itself changes on it, after)
         session = self.manager.add(folder, await asyncio.to_thread(checked_manifest, folder))
         self.manager.start(session.manifest.id)
+        self._say(f"added {session.manifest.id} from {session.state.devPath}")
+        self.say_preview(session)
         return web.json_response(session.state.to_json(), status=201)
 
     async def get_plugin(self, request: web.Request) -> web.Response:
@@ -96,6 +116,7 @@ class Api:
 
     async def remove_plugin(self, request: web.Request) -> web.Response:
         await self.manager.remove(request.match_info["id"])
+        self._say(f"removed {request.match_info['id']}")
         return web.json_response({"removed": request.match_info["id"]})
 
     async def logs(self, request: web.Request) -> web.Response:
@@ -163,13 +184,14 @@ class Api:
     # -- the guard ------------------------------------------------------------------------------------------
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        refused = _foreign(request, self.port) or auth.exchange_code(request, self.codes, self.token, self.port)
+        refused = _foreign(request, self.port) or auth.exchange_code(request, self.codes, self.token, self.port,
+                                                                     self.url)
         if refused is not None:
             return refused
         authorised, by_url = auth.presented_token(request, self.token, self.port)
         if not authorised:
             if auth.wants_page(request):
-                return auth.unauthorized_page()
+                return auth.unauthorized_page(request, self.url)
             return _error(401, "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
                                "from <state root>/plugindev/api.json")
         response = await _answer(request, handler)
@@ -181,7 +203,7 @@ class Api:
     async def preview_guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """The preview origin's: its own cookie (got with a code from the API), never the token."""
         port = self.preview_port
-        refused = _foreign(request, port) or auth.exchange_code(request, self.codes, self.token, port)
+        refused = _foreign(request, port) or auth.exchange_code(request, self.codes, self.token, port, self.url)
         if refused is not None:
             return refused
         if not auth.has_cookie(request, self.token, port):

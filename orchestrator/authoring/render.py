@@ -12,15 +12,18 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import stage_file, write_failure
 
+if TYPE_CHECKING:
+    import jinja2
+
 
 def template_env(folder: Path) -> jinja2.Environment:
+    import jinja2  # on the first render: the command line imports the scaffold's template names at start-up
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         undefined=jinja2.StrictUndefined,

@@ -7,16 +7,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.authoring.manifest import (
-    BACKEND_CAPABILITIES,
-    CAPABILITIES,
-    UI_CAPABILITY,
-    check_plugin_id,
-    read_manifest,
-    suggest_capability,
-)
+from orchestrator.authoring.manifest import check_plugin_id, read_manifest
+from orchestrator.authoring.manifest_fields import BACKEND_CAPABILITIES, CAPABILITIES, UI_CAPABILITY, suggest_choice
+from orchestrator.authoring.manifest_schema import IN_PLUGIN as SCHEMA_IN_PLUGIN
+from orchestrator.authoring.manifest_schema import schema_text
 from orchestrator.authoring.render import Action, FileSpec, Outcome, apply, plan, render, template_env
 from orchestrator.common.errors import PlugindevError, UsageError
+from orchestrator.common.net import DEBUG_PORT, HOST
 from orchestrator.common.paths import resource_dir
 
 TEMPLATE_PARTS = {"full": ("common", "backend", "ui"), "ui": ("common", "ui"), "backend": ("common", "backend")}
@@ -77,7 +74,7 @@ class ScaffoldOptions:
             raise UsageError(f"--template {self.template!r} does not exist; choose one of {', '.join(TEMPLATE_PARTS)}")
         for capability in self.capabilities:
             if capability not in CAPABILITIES:
-                raise UsageError(f"--capability {capability!r} is unknown{suggest_capability(capability)}")
+                raise UsageError(f"--capability {capability!r} is unknown{suggest_choice(capability, CAPABILITIES)}")
         has_backend = "backend" in TEMPLATE_PARTS[self.template]
         backend = [c for c in self.capabilities if c in BACKEND_CAPABILITIES]
         if backend and not has_backend:
@@ -100,6 +97,23 @@ class ScaffoldOptions:
         )
 
 
+def next_steps(options: ScaffoldOptions) -> list[str]:
+    """What to do with the new plugin, one shell line each (run in its folder) with what it does: printed by
+    `plugindev scaffold` and written into the plugin's README, so the two say the same."""
+    parts = TEMPLATE_PARTS[options.template]
+    reloads = [*(["hot reload of ui/"] if "ui" in parts else []),
+               *(["rebuild and restart of pkg/"] if "backend" in parts else [])]
+    seeing = "; open the preview URL it prints" if "ui" in parts else " on every save"
+    steps = {
+        "plugindev run": ", ".join(reloads) + seeing,
+        "plugindev build": "a production build in build/release/<os>-<arch>/",
+        "plugindev package": f"dist/{options.plugin_id}-<version>-<os>-<arch>.tar.gz, the file Omniview installs",
+        "plugindev install": f"build, then install into ~/.omniview/plugins/{options.plugin_id}/ for Omniview",
+    }
+    width = max(map(len, steps)) + 2
+    return [f"{command:<{width}}# {what}" for command, what in steps.items()]
+
+
 def scaffold_files(options: ScaffoldOptions) -> dict[str, FileSpec]:
     """Every file of the new plugin, rendered in memory."""
     root = resource_dir("scaffolds")
@@ -116,6 +130,8 @@ def scaffold_files(options: ScaffoldOptions) -> dict[str, FileSpec]:
         "go_version": GO_VERSION,
         "sdk_version": SDK_VERSION,
         "npm": NPM_VERSIONS,
+        "next_steps": next_steps(options),
+        "debug_address": {"host": HOST, "port": DEBUG_PORT},  # .vscode/launch.json attaches to `run --debug`
     }
     # a capability with a working registration in the SDK brings its own files (capabilities/<name>/)
     folders = [*parts, *(f"capabilities/{c}" for c in options.capabilities if (root / "capabilities" / c).is_dir())]
@@ -129,6 +145,7 @@ def scaffold_files(options: ScaffoldOptions) -> dict[str, FileSpec]:
             else:
                 content = source.read_bytes()
             files[rel] = FileSpec(content)
+    files[SCHEMA_IN_PLUGIN] = FileSpec(schema_text().encode())  # what plugin.yaml's first line names
     return files
 
 

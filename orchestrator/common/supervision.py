@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.rebuild import stopped_within
 from orchestrator.common.tasks import Say, UnexpectedFailure, failure_line, first_leaf
@@ -55,7 +56,7 @@ async def keep_running(what: str, run: Callable[[], Awaitable[None]], say: Say, 
             failures = 0
         delay = policy.delay(failures)
         failures += 1
-        say(f"{line}; restarting it in {delay:g} s")
+        say(f"{line}; restarting it in {seconds_text(delay)}")
         if stop is None:
             await asyncio.sleep(delay)
         elif await stopped_within(stop, delay):

@@ -4,6 +4,7 @@ A failed build (or a plugin.yaml that does not validate) leaves the running plug
 installed and replaces the running process. A process that exits on its own, or that handshakes but fails its
 first health check, is started again from the installed binary with the supervisor's backoff; a new build's process
 that does not even handshake waits for the next build. Its health is checked every few seconds while it runs.
+Under `run --debug` the builds are for a debugger and the plugin runs under Delve (orchestrator.go.delve).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Protocol
 
 from orchestrator.authoring.manifest import PluginManifest, Problem, load_plugin_manifest, problems_error
 from orchestrator.authoring.validate import validate_plugin
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.files import write_failure
+from orchestrator.common.net import DEBUG_PORT, HOST
 from orchestrator.common.rebuild import rebuild_loop
 from orchestrator.common.supervision import BACKOFF, Backoff
 from orchestrator.devloop.context import PartContext
@@ -30,8 +33,11 @@ from orchestrator.devloop.supervisor import (
     Supervisor,
     SupervisorEvent,
 )
+from orchestrator.devloop.vite import PortAllocator, port_is_free
 from orchestrator.go.build import BuildResult, build_failure_lines, go_build
+from orchestrator.go.delve import DELVE_NOTICE, DelveServer, ensure_delve
 from orchestrator.go.handshake import Handshake
+from orchestrator.go.progress import BuildProgress
 from orchestrator.go.toolchain import find_go
 from orchestrator.go.watch import watch_go_sources
 from orchestrator.model.events import Level, Source
@@ -57,6 +63,9 @@ from orchestrator.statefiles.install import install_binary, sdk_manifest_dir, st
 # before the IDE read the new file would cost the new file. 250 ms leaves room for a busy machine.
 IDE_HANDOVER = 0.25
 
+# The Delve ports of every plugin of one plugindev (run --debug): each plugin keeps its own across restarts.
+DEBUG_PORTS = PortAllocator(range(DEBUG_PORT, DEBUG_PORT + 100), "Delve")
+
 
 class Builder(Protocol):
     async def build(self, binary: Path, on_line: Callable[[str], None],
@@ -64,15 +73,20 @@ class Builder(Protocol):
 
 
 class GoBuilder:
-    """`go build ./pkg` with the Go toolchain the author chose (--go, $PLUGINDEV_GO, PATH, $GOROOT)."""
+    """`go build ./pkg` with the Go toolchain the author chose (--go, $PLUGINDEV_GO, PATH, $GOROOT); a slow
+    one says how it goes through `progress`."""
 
-    def __init__(self, plugin_dir: Path, go: str | None) -> None:
+    def __init__(self, plugin_dir: Path, go: str | None, progress: BuildProgress | None = None,
+                 debug: bool = False) -> None:
         self.plugin_dir = plugin_dir
         self.go = find_go(go)
+        self.progress = progress
+        self.debug = debug  # built for a debugger (run --debug)
 
     async def build(self, binary: Path, on_line: Callable[[str], None],
                     on_spawn: Callable[[int], None]) -> BuildResult:
-        return await go_build(self.plugin_dir, self.go, binary, on_line=on_line, on_spawn=on_spawn)
+        return await go_build(self.plugin_dir, self.go, binary, on_line=on_line, on_spawn=on_spawn,
+                              progress=self.progress, debug=self.debug)
 
 
 class PluginHandle(Protocol):
@@ -80,6 +94,7 @@ class PluginHandle(Protocol):
 
     pid: int
     start_time: int | None
+    group: int  # the process group started (and recorded) for it: the plugin's own, or its Delve's
     handshake: Handshake
 
     async def wait(self) -> int: ...
@@ -102,34 +117,53 @@ class GoBackend:
                  launch: Launcher | None = None, watch: bool = True, backoff: Backoff = BACKOFF) -> None:
         self.ctx = ctx
         self.manifest = manifest
-        self.builder = builder or GoBuilder(ctx.plugin_dir, ctx.options.go)
+        self.builder = builder or GoBuilder(ctx.plugin_dir, ctx.options.go,
+                                            BuildProgress(lambda line: self._log(line, source=Source.GO_BUILD)),
+                                            debug=ctx.options.debug)
         self.launch = launch or self._launch_process
         self.watch = watch
         self.build_wanted = asyncio.Event()
         self.plugin = Supervisor(self._start_plugin, self._on_plugin_event, name="the plugin process",
-                                 while_up=self._watch_health, policy=backoff, overlap=ctx.options.overlap,
-                                 handover=IDE_HANDOVER)
+                                 while_up=self._watch_health, policy=backoff,
+                                 # a plugin's Delve keeps its port: the old one is gone before the new one starts
+                                 overlap=ctx.options.overlap and not ctx.options.debug, handover=IDE_HANDOVER)
         self._plugin_lines = RepeatFolder()
         self._told_sdk_copy = False
         self._healthy = False  # the last health the running plugin reported
+        self._debug_port: int | None = None  # run --debug: the port of this plugin's Delve
+        self._told_debug_port: int | None = None
+        self._saved = False  # the next build follows a save (or a rebuild asked for), not the start
 
     async def run(self, stop: asyncio.Event) -> None:
         self.build_wanted.set()  # the initial build
-        async with asyncio.TaskGroup() as group:
-            if self.watch:
-                group.create_task(watch_go_sources(
-                    self.ctx.plugin_dir, self.ctx.options.debounce_ms / 1000, self.build_wanted, stop,
-                    changed=lambda names: self.ctx.log(Source.GO_WATCH, Level.DEBUG, f"changed: {', '.join(names)}"),
-                    warn=lambda message: self.ctx.log(Source.GO_WATCH, Level.WARN, message)))
-            group.create_task(self.plugin.run(stop))
-            group.create_task(rebuild_loop(self.build_wanted, stop, self._build, self._install, self._cancelled))
+        try:
+            async with asyncio.TaskGroup() as group:
+                if self.watch:
+                    group.create_task(watch_go_sources(
+                        self.ctx.plugin_dir, self.ctx.options.debounce_ms / 1000, self.build_wanted, stop,
+                        changed=lambda names: self.ctx.log(Source.GO_WATCH, Level.DEBUG,
+                                                           f"changed: {', '.join(names)}"),
+                        warn=lambda message: self.ctx.log(Source.GO_WATCH, Level.WARN, message)))
+                group.create_task(self.plugin.run(stop))
+                group.create_task(rebuild_loop(self.build_wanted, stop, self._build, self._install,
+                                               self._cancelled))
+        finally:
+            if self._debug_port is not None:
+                DEBUG_PORTS.release(self._debug_port)
+                self._debug_port = None
 
     def _log(self, message: str, level: Level = Level.INFO, source: Source = Source.MANAGER) -> None:
         self.ctx.log(source, level, message)
 
     # -- build and install ----------------------------------------------------------------------------------
     async def _build(self) -> bool:
+        """One build, when the builds all plugins share let it in (the one saved last goes first)."""
         self.ctx.tell(GoBusy(Status.BUILDING))
+        saved, self._saved = self._saved, True
+        async with self.ctx.slots.build(saved=saved):
+            return await self._build_now()
+
+    async def _build_now(self) -> bool:
         if not await self._reload_manifest():
             return False
         self._log("go build ./pkg", source=Source.GO_BUILD)
@@ -146,12 +180,13 @@ class GoBackend:
             for pid in pids:
                 self.ctx.forget(pid)
         if result.ok:
+            self.ctx.report_errors("go", [])  # those of a build before, if any, are fixed
             self.ctx.tell(BuildFinished(result.duration_ns))
             return True
         lines = build_failure_lines(result, self.ctx.plugin_dir)
         for line in lines:
             self._log(line, Level.ERROR, Source.GO_BUILD)
-        self.ctx.report_errors(result.errors)
+        self.ctx.report_errors("go", result.errors)
         self._build_failed(result.duration_ns, str(result.errors[0]) if result.errors else lines[0])
         return False
 
@@ -210,7 +245,39 @@ class GoBackend:
 
         return await PluginProcess.start(binary, plugin_id=self.manifest.id, cwd=self.ctx.plugin_dir,
                                          extra_env=extra_env, on_output=on_output, on_spawn=on_spawn,
-                                         handshake_timeout=self.ctx.options.handshake_timeout)
+                                         handshake_timeout=self.ctx.options.handshake_timeout,
+                                         delve=await self._delve() if self.ctx.options.debug else None)
+
+    async def _delve(self) -> DelveServer:
+        """The Delve to run the plugin under (installed the first time), on this plugin's debug port."""
+        pids: list[int] = []
+
+        def spawned(pid: int) -> None:
+            pids.append(pid)
+            self.ctx.record("delve-install", pid, None)
+
+        try:
+            dlv = await ensure_delve(find_go(self.ctx.options.go), self._log, spawned)
+        finally:
+            for pid in pids:
+                self.ctx.forget(pid)
+        if self._debug_port is None:
+            self._debug_port = DEBUG_PORTS.allocate()
+        elif not port_is_free(self._debug_port):  # someone else took it while the plugin restarted
+            old, self._debug_port = self._debug_port, DEBUG_PORTS.move(self._debug_port)
+            self._log(f"port {old} is taken; Delve moves to {self._debug_port}", Level.WARN)
+        return DelveServer(dlv, self._debug_port)
+
+    def _tell_debug_port(self) -> None:
+        """Where to attach, said when Delve first listens (or moved); after a restart, that it is there again."""
+        port = self._debug_port
+        if port == self._told_debug_port:
+            self._log(f"Delve listens on {HOST}:{port} again: attach the debugger again", Level.DEBUG)
+            return
+        self._told_debug_port = port
+        launch = "a scaffolded plugin's .vscode/launch.json attaches there" if port == DEBUG_PORT else (
+            f"{DEBUG_PORT} is taken: set \"port\": {port} in .vscode/launch.json")
+        self._log(f"debugger: Delve listens on {HOST}:{port} ({launch}); each rebuild restarts it: attach again")
 
     async def _start_plugin(self) -> PluginHandle:
         """A started and healthy plugin process; one that is not healthy is stopped and reported as failed."""
@@ -226,13 +293,15 @@ class GoBackend:
         finally:
             if not healthy:  # also when the start is cancelled: nothing outlives a start that did not finish
                 await plugin.stop()
-                self.ctx.forget(plugin.pid)
+                self.ctx.forget(plugin.group)
         return plugin
 
     def _on_plugin_event(self, event: SupervisorEvent[PluginHandle]) -> None:
         match event:
             case Started(plugin):
                 self._healthy = True
+                if self.ctx.options.debug:
+                    self._tell_debug_port()
                 hs = plugin.handshake
                 self.ctx.tell(PluginStarted(BackendProcess(plugin.pid, plugin.start_time, hs.network, hs.address,
                                                            hs.protocol, hs.app_version, now_rfc3339(),
@@ -247,7 +316,7 @@ class GoBackend:
             case Exited(plugin, code, restart_in):
                 self._gone(plugin)
                 self.ctx.tell(PluginFailed(f"plugin exited on its own with code {code}; "
-                                           f"restarting it in {restart_in:g} s"))
+                                           f"restarting it in {seconds_text(restart_in)}"))
             case Stopped(plugin, replaced):
                 self._gone(plugin)
                 self.ctx.tell(PluginStopped(plugin.pid, replaced))
@@ -255,7 +324,7 @@ class GoBackend:
                 self.ctx.unexpected(line)
 
     def _gone(self, plugin: PluginHandle) -> None:
-        self.ctx.forget(plugin.pid)
+        self.ctx.forget(plugin.group)
         self._report_repeats()
 
     async def _watch_health(self, plugin: PluginHandle) -> None:
@@ -268,6 +337,9 @@ class GoBackend:
                 self.ctx.tell(PluginHealth(healthy, plugin.pid))
 
     def _plugin_output(self, _stream: str, line: str) -> None:
+        if self.ctx.options.debug and DELVE_NOTICE.match(line):
+            self._log(f"Delve: {line}", Level.DEBUG)
+            return
         shown = plugin_line(line)
         if self._plugin_lines.seen(shown.message, shown.source):
             return

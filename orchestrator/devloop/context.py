@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.devloop.narration import narrate
+from orchestrator.devloop.pool import UNBOUNDED, Slots
 from orchestrator.model.events import BuildError, Level, Source
 from orchestrator.model.state import Change, DevState
 
@@ -24,6 +25,9 @@ class RunOptions:
     health_interval: float = 5.0  # seconds between the gRPC health checks of a running plugin
     overlap: bool = True  # a new plugin process is up and healthy before the old one stops (zero gap)
     verbose: bool = False  # -v: a failed UI install prints the package manager's whole output
+    debug: bool = False  # --debug: Go built for a debugger, the plugin run under Delve (no overlap: one port)
+    typecheck: bool = True  # with the dev UI: `tsc --watch` beside Vite, its errors reported (--no-typecheck)
+    jobs: int | None = None  # Go builds (and UI installs) at once across all plugins; None: one per core
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,12 @@ class PartContext:
     options: RunOptions
     report: Callable[[Change], None]
     log: Callable[[Source, Level, str], None]
-    report_errors: Callable[[list[BuildError]], None]
+    report_errors: Callable[[str, list[BuildError]], None]  # a source's errors now (BuildError.source)
     record: Callable[[str, int, Path | None], None]  # a process group started: kind, pid, socket folder
     forget: Callable[[int], None]  # that group is gone
     state: Callable[[], DevState]
     unexpected: Callable[[str], None]  # one line: something the part left running stopped on an unexpected error
+    slots: Slots = UNBOUNDED  # the places in the builds and installs its manager's plugins share
 
     def tell(self, change: Change) -> None:
         """Report `change` after its line, if it has one: the line says what happened before the state moves (and

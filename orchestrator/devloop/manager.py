@@ -7,6 +7,9 @@ API, keeps serving when one plugin fails, and saves the set atomically after eac
 A plugin's session that stops on an unexpected error is said (an error event) and run again after the backoff,
 under `serve` and under `run` of several plugins; `run` of one plugin ends with that line instead. A saved set
 that cannot be written is said and retried.
+
+The plugins' Go builds go through one pool (orchestrator.devloop.pool), their UI installs through another, each
+`--jobs` wide (one per core by default): 30 plugins do not start 30 builds on 2 cores.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from orchestrator.common.errors import PlugindevError, UnknownPlugin
 from orchestrator.common.files import UnreadableFile
 from orchestrator.common.tasks import first_leaf, watched_task
 from orchestrator.devloop.context import RunOptions
+from orchestrator.devloop.pool import PriorityPool, Slots, pool_size
 from orchestrator.devloop.session import PluginSession
 from orchestrator.devloop.vite import PortAllocator
 from orchestrator.model.events import EventBus, Level, Source, publish_log
@@ -30,7 +34,7 @@ from orchestrator.model.state import DevState
 from orchestrator.statefiles.bookkeeping import KeptFile
 from orchestrator.statefiles.codec import Rejected
 from orchestrator.statefiles.managed import SavedSet, encode_saved_set, load_saved_set
-from orchestrator.statefiles.registry import PluginLock, ProcessRegistry
+from orchestrator.statefiles.registry import LockHolder, PluginLock, ProcessRegistry
 
 
 class SavedSetLock(PluginLock):
@@ -39,12 +43,12 @@ class SavedSetLock(PluginLock):
     plugin is. Its lock file's name can be no plugin id's (those start with a letter or digit)."""
 
     def __init__(self, state_root: Path) -> None:
-        super().__init__(state_root, "_serve")
+        super().__init__(state_root, "_serve", "serve")
         self.state_root = state_root
 
-    def refusal(self, holder: str) -> str:
-        return (f"plugindev serve is already running on the state root {self.state_root} (pid {holder}); stop that "
-                "one first, or add plugins to that one through its API or dashboard")
+    def refusal(self, holder: LockHolder) -> str:
+        return (f"plugindev serve is already running on the state root {self.state_root} (pid {holder.pid}); stop that "
+                "one first, or add plugins to that one with `plugindev add DIR` (or its API or dashboard)")
 
 
 @dataclass
@@ -77,6 +81,10 @@ class DevManager:
         self.registry = ProcessRegistry(state_root, self.log)
         self._saved_file = KeptFile(saved, self.log) if saved is not None else None
         self.ports = PortAllocator()
+        # every plugin's Go builds share one pool, their UI installs another: a few at a time, by priority
+        self.builds = PriorityPool(pool_size(options.jobs))
+        self.installs = PriorityPool(pool_size(options.jobs))
+        self._added = 0  # plugins added so far: the order their initial builds go in
         self.plugins: dict[str, Managed] = {}
         self.failed = asyncio.Event()  # fail_fast: a plugin could not run; `failure` says why
         self.failure: PlugindevError | None = None
@@ -93,10 +101,13 @@ class DevManager:
             if known == plugin_dir:
                 return self.plugins[manifest.id].session
             raise PlugindevError(f"{plugin_dir} and {known} are both plugin {manifest.id!r}")
-        lock = PluginLock(self.state_root, manifest.id)
+        # the lock records the command (serve keeps a set, run does not), which another plugindev refused names
+        lock = PluginLock(self.state_root, manifest.id, "serve" if self.saved is not None else "run")
         lock.acquire()
+        self._added += 1
         session = PluginSession(plugin_dir, manifest, self.bus, self.options, state_root=self.state_root,
-                                registry=self.registry, ports=self.ports, restarts=self._restarts)
+                                registry=self.registry, ports=self.ports, restarts=self._restarts,
+                                slots=Slots(self.builds, self.installs, self._added))
         self.plugins[manifest.id] = Managed(plugin_dir, session, lock, asyncio.Event())
         self._save()
         return session

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orchestrator.common.durations import seconds_text
 from orchestrator.devloop.vite import entry_url
 from orchestrator.model.events import Level, Source
 from orchestrator.model.state import (
@@ -49,7 +50,7 @@ def narrate(change: Change) -> Line | None:
         case UiFailed(message=message):
             return Line(Source.VITE, Level.ERROR, message)
         case BuildFinished(duration_ns=duration, error=""):
-            return Line(Source.GO_BUILD, Level.INFO, f"built in {duration / 1e6:.0f} ms")
+            return Line(Source.GO_BUILD, Level.INFO, f"built in {seconds_text(duration / 1e9)}")
         case BuildFinished(serving=True):
             return Line(Source.GO_BUILD, Level.WARN, f"build failed: {KEEPS_SERVING}")
         case BuildFinished():
@@ -72,7 +73,7 @@ def narrate(change: Change) -> Line | None:
         case PluginShutDown(pid=pid, restart_in=delay):
             return Line(Source.MANAGER, Level.INFO, f"plugin pid {pid} was shut down by a client (go-plugin's "
                                                     "Shutdown, as the IDE sends on closing); restarting it in "
-                                                    f"{delay:g} s")
+                                                    f"{seconds_text(delay)}")
         case PluginStopped(pid=pid, replaced=replaced):
             return Line(Source.MANAGER, Level.DEBUG, f"stopped plugin pid {pid}{' (replaced)' if replaced else ''}")
     return None

@@ -10,6 +10,9 @@ go-plugin specifics this module relies on (hashicorp/go-plugin ≥ 1.5, the vers
   opened right after the handshake and kept for the process's lifetime (re-opening it loses data);
 * `GRPCController/Shutdown` is go-plugin's graceful stop; the server closes the socket while answering, so
   the call usually fails with UNAVAILABLE, which still means "stopping". SIGINT is ignored by go-plugin.
+
+Under `run --debug` the process plugindev starts is Delve, which launches the plugin (orchestrator.go.delve): the
+plugin's pid is then its child's, its exit is watched there, and Delve is told to go once the plugin is gone.
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
-from orchestrator.common.process import spawn, start_time, stop_group
+from orchestrator.common.process import signal_group, spawn, start_time, stop_group
 from orchestrator.common.rebuild import wait_first
 from orchestrator.common.tasks import ended, raise_failure
+from orchestrator.go.delve import DebuggedPlugin, DelveServer
 from orchestrator.go.handshake import (
     Handshake,
     HandshakeError,
@@ -81,8 +87,10 @@ class PluginProcess:
                  on_output: OutputCallback) -> None:
         self._proc = proc
         self.plugin_id = plugin_id
-        self.pid = proc.pid  # it leads its own group
+        self.group = proc.pid  # the process group plugindev started (and records): the plugin's, or its Delve's
+        self.pid = proc.pid  # the plugin itself, as .devinfo names it
         self.start_time = start_time(proc.pid)
+        self._debugged: DebuggedPlugin | None = None  # run --debug: the plugin Delve launched
         self.socket_dir = socket_dir
         self._on_output = on_output
         self._stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL)
@@ -96,8 +104,8 @@ class PluginProcess:
     async def start(cls, binary: Path, *, plugin_id: str, cwd: Path, env: Mapping[str, str] | None = None,
                     extra_env: Mapping[str, str] | None = None, on_output: OutputCallback,
                     on_spawn: Callable[[int, Path], None] = lambda _pid, _dir: None,
-                    handshake_timeout: float = 30.0) -> PluginProcess:
-        """Spawn `binary`, wait for its handshake and start passing on its output.
+                    handshake_timeout: float = 30.0, delve: DelveServer | None = None) -> PluginProcess:
+        """Spawn `binary` (under `delve` when given), wait for its handshake and start passing on its output.
 
         `on_spawn(pid, socket_dir)` runs as soon as the process exists, before the handshake. Raises
         HandshakeError (the process group killed, nothing left behind) when no valid handshake comes.
@@ -106,7 +114,7 @@ class PluginProcess:
         full_env = {k: v for k, v in (os.environ if env is None else env).items() if k not in _DROPPED_ENV}
         full_env |= {COOKIE_KEY: plugin_id, "PLUGIN_UNIX_SOCKET_DIR": str(socket_dir), **(extra_env or {})}
         try:
-            proc = await spawn([str(binary)], cwd=cwd, env=full_env,
+            proc = await spawn(delve.command(binary) if delve else [str(binary)], cwd=cwd, env=full_env,
                                on_spawn=lambda pid: on_spawn(pid, socket_dir))
         except PlugindevError as exc:
             shutil.rmtree(socket_dir, ignore_errors=True)
@@ -116,6 +124,9 @@ class PluginProcess:
         plugin._tasks.append(asyncio.create_task(pump_lines(proc.stderr, lambda line: plugin._emit("stderr", line))))
         try:
             plugin.handshake = await plugin._read_handshake(handshake_timeout)
+            if delve is not None:
+                plugin._debugged = DebuggedPlugin.find(delve, proc.pid, binary)
+                plugin.pid, plugin.start_time = plugin._debugged.pid, plugin._debugged.start_time
         except BaseException:
             await plugin._close()  # kills the group and reaps it, also when start() itself is cancelled
             raise
@@ -134,18 +145,24 @@ class PluginProcess:
         return self._proc.returncode
 
     async def wait(self) -> int:
-        """The exit code once the process exits (negative: killed by that signal)."""
-        return await self._proc.wait()
+        """The exit code once the plugin exits (negative: killed by that signal)."""
+        if self._debugged is None:
+            return await self._proc.wait()
+        await self._debugged.gone()
+        status = await self._debugged.delve.exit_status()
+        return status if status is not None else await self._proc.wait()  # Delve went with it: its code
 
     async def check_health(self, timeout: float = 5.0) -> bool:
         """gRPC health of go-plugin's `plugin` service; False on any failure, never raises."""
         if self._channel is None or self._closed or self.returncode is not None:
             return False
+        if self._debugged is not None and await self._debugged.delve.halted():
+            return True  # paused in the debugger: it cannot answer until continued, and is not failing for that
         # wait_for_ready: a channel still connecting is not "unhealthy"; the timeout bounds the wait, and so does
         # an exit (a plugin that exits right after its handshake fails at once, not at the deadline)
         check = asyncio.ensure_future(go_plugin_health(self._channel, timeout, wait_for_ready=True))
         try:
-            await wait_first(check, self._proc.wait())
+            await wait_first(check, self.wait())
         finally:
             if not check.done():
                 await ended(check)
@@ -166,7 +183,20 @@ class PluginProcess:
         return self.returncode
 
     async def _request_shutdown(self, timeout: float) -> None:
-        """go-plugin's graceful stop. Any answer, even an error, is only a hint: the exit is what counts."""
+        """go-plugin's graceful stop. Any answer, even an error, is only a hint: the exit is what counts.
+
+        Under Delve, which stays up for its clients when the plugin exits, Delve is then told to go (SIGTERM; it
+        ends the plugin too if that still runs, as one paused at a breakpoint does, which cannot answer)."""
+        debugged = self._debugged
+        if debugged is None:
+            await self._shutdown_rpc(timeout)
+            return
+        if not await debugged.delve.halted():
+            await self._shutdown_rpc(timeout)
+            await debugged.gone()
+        signal_group(self.group, signal.SIGTERM)
+
+    async def _shutdown_rpc(self, timeout: float) -> None:
         if self._channel is None:
             return
         import grpc.aio
@@ -201,7 +231,7 @@ class PluginProcess:
     async def _read_handshake(self, timeout: float) -> Handshake:
         stdout = self._proc.stdout
         assert stdout is not None
-        reason = f"no handshake line on stdout within {timeout:g} s"
+        reason = f"no handshake line on stdout within {seconds_text(timeout)}"
         try:
             async with asyncio.timeout(timeout):
                 while True:

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.authoring.manifest import PluginManifest
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.rebuild import WATCH_STEP_MS, own_stop, wait_first
 from orchestrator.common.supervision import keep_running
 from orchestrator.common.tasks import ended
 from orchestrator.devloop.backend import GoBackend
 from orchestrator.devloop.context import PartContext, RunOptions
+from orchestrator.devloop.pool import UNBOUNDED, Slots
 from orchestrator.devloop.ui import ViteBuildOnChange, ViteDevServer
 from orchestrator.devloop.vite import PortAllocator
 from orchestrator.model.events import EventBus, Level, Source
@@ -55,7 +57,8 @@ class PluginSession:
 
     def __init__(self, plugin_dir: Path, manifest: PluginManifest, bus: EventBus, options: RunOptions, *,
                  state_root: Path, registry: ProcessRegistry, ports: PortAllocator,
-                 make_parts: PartsFactory | None = None, restarts: Callable[[], bool] = lambda: True) -> None:
+                 make_parts: PartsFactory | None = None, restarts: Callable[[], bool] = lambda: True,
+                 slots: Slots = UNBOUNDED) -> None:
         self.plugin_dir = plugin_dir.resolve()
         self.manifest = manifest
         self.options = options
@@ -69,7 +72,7 @@ class PluginSession:
             plugin_id=manifest.id, plugin_dir=self.plugin_dir, state_dir=state_dir,
             options=options, report=self.report, log=self.record.log, report_errors=self.record.report_errors,
             record=lambda kind, pid, sockets: registry.add(kind, manifest.id, pid, sockets),
-            forget=registry.discard, state=lambda: self.record.state, unexpected=self.unexpected)
+            forget=registry.discard, state=lambda: self.record.state, unexpected=self.unexpected, slots=slots)
         self._make_parts = make_parts or default_parts
         self.restarts = restarts  # False: a part that stops on an unexpected error ends the session instead
         self._parts: list[Part] = []
@@ -134,8 +137,8 @@ class PluginSession:
             self._announced = True
             ui = self._ui_summary()
             elapsed = time.monotonic() - self._started
-            self.record.log(Source.MANAGER, Level.INFO, f"ready in {elapsed:.1f} s: {ui}plugin pid {desired.pid} "
-                                                        f"({desired.network} {desired.addr})")
+            self.record.log(Source.MANAGER, Level.INFO, f"ready in {seconds_text(elapsed)}: {ui}plugin pid "
+                                                        f"{desired.pid} ({desired.network} {desired.addr})")
 
     def _ui_summary(self) -> str:
         """The UI's part of the ready line: its entry URL only when it answered 200 (checked by the part)."""

@@ -2,6 +2,7 @@
 
 - `ViteDevServer` (the default): Vite serves `ui/` with hot module replacement; the IDE imports the entry
   from it. Vite is supervised: an exit is reported and it is restarted, on the same port when it is free;
+  the TypeScript check runs beside it (orchestrator.devloop.typecheck);
 - `ViteBuildOnChange` (`--ui build`): `vite build` after every change under `ui/`, the assets installed
   into the state root, for hosts that cannot load dev ESM.
 
@@ -15,14 +16,17 @@ import fnmatch
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.lines import pump_lines, strip_ansi
 from orchestrator.common.node import ensure_node_env
 from orchestrator.common.process import spawn, stop_group
-from orchestrator.common.rebuild import WATCH_STEP_MS, own_stop, rebuild_loop, trailing_debounce
-from orchestrator.common.supervision import BACKOFF, Backoff
+from orchestrator.common.rebuild import WATCH_STEP_MS, own_stop, rebuild_loop, trailing_debounce, wait_first
+from orchestrator.common.supervision import BACKOFF, Backoff, keep_running
+from orchestrator.common.tasks import ended
 from orchestrator.devloop.context import PartContext
 from orchestrator.devloop.supervisor import (
     Exited,
@@ -33,6 +37,7 @@ from orchestrator.devloop.supervisor import (
     Supervisor,
     SupervisorEvent,
 )
+from orchestrator.devloop.typecheck import TypeCheck
 from orchestrator.devloop.vite import (
     PortAllocator,
     ViteServer,
@@ -59,7 +64,9 @@ async def prepare_ui(ctx: PartContext) -> None:
         ctx.record("ui-install", pid, None)
 
     try:
-        setup = await link_ui(ctx.plugin_dir, verbose=ctx.options.verbose, on_spawn=record)
+        async with ctx.slots.install():  # a few plugins at a time, in the order they were added
+            setup = await link_ui(ctx.plugin_dir, verbose=ctx.options.verbose, on_spawn=record,
+                                  on_progress=lambda line: ctx.log(Source.MANAGER, Level.INFO, line))
     finally:
         for pid in installs:
             ctx.forget(pid)
@@ -109,6 +116,7 @@ class ViteDevServer:
         self.port = 0
         self._env: dict[str, str] = {}
         self._was_up = False
+        self._up = asyncio.Event()  # Vite served once
         self.loadable_entry: str | None = None  # the entry's URL when it answered 200 at the last start
         self._entry_problem = ""  # else what the IDE got for it
 
@@ -119,10 +127,23 @@ class ViteDevServer:
         vite: Supervisor[DevServer] = Supervisor(self._start, self._on_event, name="the Vite dev server",
                                                  policy=self.backoff, fatal_until_up=True)
         vite.restart()
+        # beside Vite, not with it: whatever the type check meets, Vite serves on (and a Vite that cannot start
+        # ends this part with its own error)
+        check = asyncio.create_task(self._type_check(stop)) if self.ctx.options.typecheck else None
         try:
             await vite.run(stop)
         finally:
+            if check is not None:
+                await ended(check)
             self.ports.release(self.port)
+
+    async def _type_check(self, stop: asyncio.Event) -> None:
+        """tsc beside Vite, once Vite is up (the IDE waits for Vite, not for the types); restarted after an
+        unexpected error, so it never fails."""
+        await wait_first(self._up.wait(), stop.wait())
+        if not stop.is_set():
+            check = TypeCheck(self.ctx, self._env)
+            await keep_running(check.name, partial(check.run, stop), self.ctx.unexpected, stop=stop)
 
     async def _start(self) -> DevServer:
         """A Vite that serves, asked at once whether the IDE could import the UI's entry from it."""
@@ -147,6 +168,7 @@ class ViteDevServer:
         match event:
             case Started():
                 self._was_up = True
+                self._up.set()
                 self.ctx.tell(ViteReady(self.port, self._entry_problem))
             case StartFailed(error) if not self._was_up:  # the run ends with this very message: no line beside it
                 self.ctx.report(UiFailed(str(error)))
@@ -154,7 +176,7 @@ class ViteDevServer:
                 self.ctx.tell(UiFailed(str(error)))
             case Exited(server, code, restart_in):
                 self._forget(server)
-                self.ctx.tell(UiFailed(f"{describe_exit(code)}; restarting it in {restart_in:g} s"))
+                self.ctx.tell(UiFailed(f"{describe_exit(code)}; restarting it in {seconds_text(restart_in)}"))
             case Stopped(server):
                 self._forget(server)
             case HandoverFailed(line):
@@ -243,7 +265,7 @@ class ViteBuildOnChange:
             reason = " | ".join(errors) or f"exit code {code}"
             self.ctx.tell(UiFailed(f"vite build failed: {reason}"))
             return False
-        self.ctx.log(Source.VITE, Level.INFO, f"built UI in {(time.monotonic() - started) * 1000:.0f} ms")
+        self.ctx.log(Source.VITE, Level.INFO, f"built UI in {seconds_text(time.monotonic() - started)}")
         return True
 
     async def _install(self) -> None:

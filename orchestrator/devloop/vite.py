@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from orchestrator.authoring.validate import ENTRY
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
 from orchestrator.common.net import HOST
@@ -66,15 +67,16 @@ def port_is_free(port: int) -> bool:
 
 
 class PortAllocator:
-    """The Vite ports of every plugin of one plugindev: a plugin that has to move never takes another's port,
-    even while that one's Vite is down for a restart."""
+    """The Vite ports (or `server`'s) of every plugin of one plugindev: a plugin that has to move never takes
+    another's port, even while that one's server is down for a restart."""
 
-    def __init__(self, ports: range = PORT_RANGE) -> None:
+    def __init__(self, ports: range = PORT_RANGE, server: str = "Vite") -> None:
         self.ports = ports
+        self.server = server
         self.assigned: set[int] = set()
 
     def allocate(self) -> int:
-        port = allocate_port(self.assigned, self.ports)
+        port = allocate_port(self.assigned, self.ports, self.server)
         self.assigned.add(port)
         return port
 
@@ -83,18 +85,18 @@ class PortAllocator:
 
     def move(self, old: int) -> int:
         """A new port for the plugin that had `old` (taken by someone else meanwhile)."""
-        port = allocate_port(self.assigned | {old}, self.ports)
+        port = allocate_port(self.assigned | {old}, self.ports, self.server)
         self.assigned.discard(old)
         self.assigned.add(port)
         return port
 
 
-def allocate_port(taken: Collection[int] = (), ports: range = PORT_RANGE) -> int:
+def allocate_port(taken: Collection[int] = (), ports: range = PORT_RANGE, server: str = "Vite") -> int:
     """The first port of `ports` not in `taken` (assigned here already) and bindable on 127.0.0.1."""
     for port in ports:
         if port not in taken and port_is_free(port):
             return port
-    raise PlugindevError(f"no free port for Vite in {ports.start}-{ports.stop - 1} on {HOST}; "
+    raise PlugindevError(f"no free port for {server} in {ports.start}-{ports.stop - 1} on {HOST}; "
                          "stop whatever listens there (or other plugindev sessions) and retry")
 
 
@@ -124,7 +126,8 @@ async def entry_problem(port: int, timeout: float = IDE_IMPORT_TIMEOUT) -> str |
     try:
         status = await http_status(port, ENTRY_PATH, timeout)
     except TimeoutError:
-        return f"the IDE would abandon its import of {ENTRY_PATH}: no answer within {timeout:g} s; {_SEE_VITE}"
+        return (f"the IDE would abandon its import of {ENTRY_PATH}: no answer within {seconds_text(timeout)}; "
+                f"{_SEE_VITE}")
     except OSError as exc:
         return f"the IDE would get no answer for {ENTRY_PATH} ({exc}); {_SEE_VITE}"
     if status == 200:
@@ -177,8 +180,8 @@ class ViteServer:
             await asyncio.wait_for(self._until_ready(), self.ready_timeout)
         except TimeoutError:
             await self.stop()
-            raise PlugindevError(f"Vite did not report ready on port {self.port} within {self.ready_timeout:g} s; "
-                                 f"last output: {self._last_output()}") from None
+            raise PlugindevError(f"Vite did not report ready on port {self.port} within "
+                                 f"{seconds_text(self.ready_timeout)}; last output: {self._last_output()}") from None
         except BaseException:
             await self.stop()  # also on cancellation: nothing may outlive a start that did not finish
             raise

@@ -21,23 +21,30 @@ class Failure:
 @dataclass(frozen=True)
 class CheckResult:
     what: str
-    detail: str = ""  # what was found (passed), or why the check does not apply (skipped)
+    # what was found (passed), why the check does not apply (skipped), or what is still to come (noted)
+    detail: str = ""
     failures: tuple[Failure, ...] = ()
     skipped: bool = False
+    noted: bool = False  # passed, with a step still to come that a run takes by itself (not a problem)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def status(self) -> str:
+        return "fail" if self.failures else "skip" if self.skipped else "note" if self.noted else "ok"
+
     def lines(self) -> list[str]:
-        """`ok   <what>: <detail>`, `skip <what>: <why>`, or one `FAIL <what>: <problem>; <fix>` per problem."""
+        """`ok   <what>: <detail>`, `skip <what>: <why>`, `note <what>: <what comes>`, or one
+        `FAIL <what>: <problem>; <fix>` per problem."""
         if self.failures:
             return [f"FAIL {self.what}: {f.problem}" + (f"; {f.fix}" if f.fix else "") for f in self.failures]
-        return [f"{'skip' if self.skipped else 'ok  '} {self.what}" + (f": {self.detail}" if self.detail else "")]
+        return [f"{self.status:<4} {self.what}" + (f": {self.detail}" if self.detail else "")]
 
     def to_json(self) -> dict[str, Any]:
-        return {"check": self.what, "status": "fail" if self.failures else "skip" if self.skipped else "ok",
-                "detail": self.detail, "problems": [{"problem": f.problem, "fix": f.fix} for f in self.failures]}
+        return {"check": self.what, "status": self.status, "detail": self.detail,
+                "problems": [{"problem": f.problem, "fix": f.fix} for f in self.failures]}
 
 
 def failed(what: str, problem: str, fix: str = "") -> CheckResult:

@@ -1,9 +1,9 @@
 """`plugindev doctor [DIR]`: what on this machine (and in DIR) would stop `plugindev run`, each with its fix.
 
-Every check is a small function returning a `CheckResult`: passed (with what it found), failed (each problem
-with what to do) or skipped (not applicable). They run concurrently, so the whole doctor takes about as long as
-its slowest check (the Go module proxy), and a check that breaks unexpectedly is reported as a failure of that
-check, never as a traceback.
+Every check is a small function returning a `CheckResult`: passed (with what it found, or a note of what a run
+still does by itself), failed (each problem with what to do) or skipped (not applicable). They run concurrently,
+so the whole doctor takes about as long as its slowest check (the Go module proxy), and a check that breaks
+unexpectedly is reported as a failure of that check, never as a traceback.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ async def check_vite_plugin(plugin: PluginFacts) -> CheckResult:
     ui_dir = plugin.dir / "ui"
     package = ui_dir / GENERATED_PACKAGE
     fix = f"run `plugindev link {plugin.dir}` (`plugindev run` does it too)"
-    if not package.is_dir():
-        return failed(what, f"{package} is missing", fix)
+    if not package.is_dir():  # a fresh scaffold: nothing is wrong, the first run links it
+        return CheckResult(what, f"ui/ is not linked yet (no {package}): the first `plugindev run` links it, "
+                                 f"as `plugindev link {plugin.dir}` does", noted=True)
     report = await generate(load_shared_list(None, None), package, check=True)
     if report.changed:
         changed = len(report.changed)
@@ -101,6 +102,7 @@ def summary(results: list[CheckResult]) -> str:
     failures = sum(len(r.failures) for r in results)
     checked = sum(1 for r in results if not r.skipped)
     if not failures:
-        return f"all {checked} checks passed"
+        notes = sum(1 for r in results if r.noted)
+        return f"all {checked} checks passed" + (f" ({notes} note{'s' if notes > 1 else ''})" if notes else "")
     failing = sum(1 for r in results if not r.ok)
     return f"{failures} problem{'s' if failures > 1 else ''} in {failing} of {checked} checks"

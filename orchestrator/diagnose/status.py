@@ -20,14 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from orchestrator.api.client import ApiClient
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import UnreadableFile
-from orchestrator.common.lines import LineSplitter, escape_controls
+from orchestrator.common.lines import escape_controls
 from orchestrator.common.net import HOST
 from orchestrator.common.process import is_alive
 from orchestrator.common.tasks import ended
 from orchestrator.diagnose.aggregate import COLOURS, aggregate_status, with_aggregate
-from orchestrator.model.events import EVENT_STATUS
 from orchestrator.model.state import DevState, Status
 from orchestrator.statefiles.api_file import ApiEndpoint, running_api
 from orchestrator.statefiles.codec import Rejected
@@ -35,7 +36,6 @@ from orchestrator.statefiles.devinfo import DEVINFO, load_devinfo
 
 POLL_INTERVAL = 1.0  # seconds between reads of the .devinfo files in --watch without an API
 QUIET = 0.1  # a burst of status events (a replay, building -> starting -> ready) is shown once
-REQUEST_TIMEOUT = 5.0
 NO_PLUGIN = ("no plugin in development: start one with `plugindev run PLUGIN_DIR` "
              "(or add one to a running `plugindev serve`)")
 
@@ -47,81 +47,6 @@ class Snapshot:
     states: list[dict[str, Any]]
     source: str
     notes: list[str] = field(default_factory=list)
-
-
-# -- the API -----------------------------------------------------------------------------------------------
-
-
-class ApiClient:
-    """`GET /api/plugins` and the status events of `GET /api/events`, with the token of api.json."""
-
-    def __init__(self, endpoint: ApiEndpoint) -> None:
-        import aiohttp  # only status and the API use it: not loaded for `plugindev --help`
-
-        self.endpoint = endpoint
-        self._aiohttp = aiohttp
-        self._session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {endpoint.token}"})
-
-    async def __aenter__(self) -> ApiClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self._session.close()
-
-    def _failure(self, what: str) -> PlugindevError:
-        return PlugindevError(f"the plugindev API at {self.endpoint.url} (pid {self.endpoint.pid}) {what}")
-
-    async def plugins(self) -> list[dict[str, Any]]:
-        timeout = self._aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-        try:
-            async with self._session.get(f"{self.endpoint.url}/api/plugins", timeout=timeout) as response:
-                body = await response.json(content_type=None)
-                status = response.status
-        except (self._aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise self._failure(f"does not answer ({type(exc).__name__}: {exc})") from None
-        if status != 200 or not isinstance(body, list):
-            error = body.get("error") if isinstance(body, dict) else None
-            raise self._failure(f"answered {status}: {error or 'not a list of plugins'}")
-        return [state for state in body if isinstance(state, dict)]
-
-    @contextlib.asynccontextmanager
-    async def status_events(self) -> AsyncIterator[AsyncIterator[None]]:
-        """Open the event stream; the iterator yields once per status event, and ends with the stream."""
-        timeout = self._aiohttp.ClientTimeout(total=None, sock_connect=REQUEST_TIMEOUT)
-        try:
-            response = await self._session.get(f"{self.endpoint.url}/api/events", timeout=timeout)
-        except (self._aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure(f"refuses its event stream ({type(exc).__name__}: {exc})") from None
-        try:
-            if response.status != 200:
-                raise self._failure(f"answered {response.status} for its event stream")
-            yield self._status_ticks(response)
-        finally:
-            response.release()
-
-    async def _status_ticks(self, response: Any) -> AsyncIterator[None]:
-        parser = SseParser()
-        splitter = LineSplitter()  # not readline(): a long log line must not end the stream
-        with contextlib.suppress(self._aiohttp.ClientError):
-            async for chunk in response.content.iter_any():
-                for line in splitter.feed(chunk):
-                    if parser.feed(line) == EVENT_STATUS:
-                        yield None
-
-
-class SseParser:
-    """Server-Sent Events, line by line: `feed` returns an event's name when a blank line ends it."""
-
-    def __init__(self) -> None:
-        self._name = ""
-
-    def feed(self, line: str) -> str | None:
-        if not line:
-            name, self._name = self._name or "message", ""
-            return name
-        if line.startswith("event:"):
-            self._name = line[len("event:"):].strip()
-        return None  # data, id and comment lines: the states themselves are read with GET /api/plugins
 
 
 # -- .devinfo files ----------------------------------------------------------------------------------------
@@ -272,7 +197,8 @@ def status_line(state: dict[str, Any], id_width: int = 0, colour: bool = False) 
     parts.append(f"pid {state['pid']}" if state.get("pid") else "no process")
     if state.get("lastBuildTime"):
         duration = state.get("lastBuildDuration") or 0
-        parts.append(f"built {_clock(state['lastBuildTime'])}" + (f" ({duration / 1e9:.1f} s)" if duration else ""))
+        parts.append(f"built {_clock(state['lastBuildTime'])}"
+                     + (f" ({seconds_text(duration / 1e9)})" if duration else ""))
     if state.get("lastError"):
         parts.append(f"error: {escape_controls(str(state['lastError']).splitlines()[0])}")
     return "  ".join(parts).rstrip()

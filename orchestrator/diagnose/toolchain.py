@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator.authoring.scaffold import GO_VERSION, SDK_VERSION
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.node import MIN_NODE_VERSION, parse_node_version, planned_node_env, run_captured
 from orchestrator.common.paths import cache_dir
@@ -141,7 +142,7 @@ async def check_go_proxy(plugin: PluginFacts | None) -> CheckResult:
                 out, err = await process.communicate()
         except TimeoutError:
             await stop_group(process, timeout=1.0)
-            out, err = b"", f"no answer within {PROXY_TIMEOUT:.0f} s".encode()
+            out, err = b"", f"no answer within {seconds_text(PROXY_TIMEOUT)}".encode()
     if process.returncode == 0:
         try:
             info = json.loads(out)

@@ -34,10 +34,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_atomic
 from orchestrator.common.install_errors import install_failure
 from orchestrator.common.node import NodeEnv, ensure_node_env, run_captured
+from orchestrator.common.progress import PROGRESS_INTERVAL, every
 from orchestrator.link.derived import declared, derive_manifest, derived_lockfile, read_manifest, undeclared_shared
 from orchestrator.link.host_packages import generate_host_packages
 from orchestrator.link.managers.base import ChosenManager
@@ -123,7 +125,7 @@ def _npmrc(ui_dir: Path, chosen: ChosenManager) -> bytes:
 
 async def _install(ui_dir: Path, env: NodeEnv, chosen: ChosenManager, manifest: dict[str, object],
                    lockfile: tuple[str, bytes] | None, npmrc: bytes, stamp: str, *, verbose: bool,
-                   on_spawn: Callable[[int], None]) -> None:
+                   on_spawn: Callable[[int], None], on_progress: Callable[[str], None]) -> None:
     deps = ui_dir / DEPS
     deps.mkdir(parents=True, exist_ok=True)
     (ui_dir / OWNED / ".gitignore").write_text("*\n")  # never shows up as untracked in the plugin's repository
@@ -138,8 +140,17 @@ async def _install(ui_dir: Path, env: NodeEnv, chosen: ChosenManager, manifest: 
     if npmrc:
         write_atomic(deps / ".npmrc", npmrc)
     argv = await chosen.manager.install_command(chosen, env)
-    code, out, err = await run_captured(*argv, cwd=deps, env=chosen.manager.environment(chosen, env),
-                                        on_spawn=on_spawn)
+    first = not (deps / "node_modules").is_dir()
+    on_progress(f"installing UI dependencies with {chosen.label}" + (
+        " (the first install downloads them: a one-time cost, later runs reuse them)" if first else
+        " (package.json, its lockfile or .npmrc changed)"))
+
+    def still(elapsed: float) -> None:
+        on_progress(f"installing UI dependencies: {seconds_text(elapsed)} so far")
+
+    async with every(PROGRESS_INTERVAL, still):
+        code, out, err = await run_captured(*argv, cwd=deps, env=chosen.manager.environment(chosen, env),
+                                            on_spawn=on_spawn)
     output = out + err
     write_atomic(ui_dir / INSTALL_LOG, f"$ {' '.join(argv)}\n{output}".encode())
     if code != 0:
@@ -152,10 +163,12 @@ async def _install(ui_dir: Path, env: NodeEnv, chosen: ChosenManager, manifest: 
 
 
 async def prepare_ui(plugin_dir: Path, env: NodeEnv | None = None, *, install: bool = True,
-                     verbose: bool = False, on_spawn: Callable[[int], None] = lambda _pid: None) -> UiSetup:
+                     verbose: bool = False, on_spawn: Callable[[int], None] = lambda _pid: None,
+                     on_progress: Callable[[str], None] = lambda _line: None) -> UiSetup:
     """Generate the vite-plugin and host packages, install dependencies when stale, and link the packages.
 
-    `on_spawn(pid)` is told of the install's process group as it starts (see process.spawn)."""
+    `on_spawn(pid)` is told of the install's process group as it starts (see process.spawn); `on_progress` is
+    told that an install runs, and every so often how long it has been running (a first one takes minutes)."""
     ui_dir = plugin_dir.resolve() / "ui"
     if not (ui_dir / "package.json").is_file():
         raise PlugindevError(f"{ui_dir / 'package.json'} is missing; the UI needs a package.json")
@@ -177,7 +190,7 @@ async def prepare_ui(plugin_dir: Path, env: NodeEnv | None = None, *, install: b
     installed = install and (not current.is_file() or current.read_text() != stamp)
     if installed:
         await _install(ui_dir, env or await ensure_node_env(), chosen, manifest, lockfile, npmrc, stamp,
-                       verbose=verbose, on_spawn=on_spawn)
+                       verbose=verbose, on_spawn=on_spawn, on_progress=on_progress)
     node_modules.mkdir(parents=True, exist_ok=True)
     link_package(node_modules, VITE_PLUGIN_PACKAGE, package_dir)
     for name, folder in host.items():

@@ -40,6 +40,7 @@ class Source(enum.StrEnum):
     GO_WATCH = "go-watch"
     MANAGER = "manager"
     PLUGIN = "plugin"
+    TSC = "tsc"  # the TypeScript check beside Vite
 
 
 class Level(enum.StrEnum):
@@ -69,6 +70,7 @@ class BuildError:
     column: int
     message: str
     severity: str = "error"
+    source: str = "go"  # what found it: "go" (go build) or "tsc" (the TypeScript check)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
@@ -109,7 +111,8 @@ class LogAppended:
 
 @dataclass(frozen=True)
 class BuildErrors:
-    """The errors of a failed build (none: the plugin.yaml check or a build passed)."""
+    """A plugin's current errors, of every source (the last Go build, the last type check); none: nothing is
+    wrong (a good build and check). Each error's `source` tells them apart."""
 
     plugin_id: str
     errors: tuple[BuildError, ...]

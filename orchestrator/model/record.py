@@ -23,6 +23,7 @@ class PluginRecord:
         self.bus = bus
         self._state = state
         self.logs: LogRing[LogEntry] = LogRing(entry_size)  # bounded in entries and in characters
+        self._errors: dict[str, tuple[BuildError, ...]] = {}  # each source's last errors
 
     @property
     def state(self) -> DevState:
@@ -46,8 +47,12 @@ class PluginRecord:
         self.logs.append(entry)
         self.bus.publish(LogAppended(entry))
 
-    def report_errors(self, errors: list[BuildError]) -> None:
-        self.bus.publish(BuildErrors(self.plugin_id, tuple(errors)))
+    def report_errors(self, source: str, errors: list[BuildError]) -> None:
+        """`source`'s errors now (none: fixed); the event holds those of every source, so a reader that knows no
+        sources (the IDE) always has them all. Said unless there were none and are none."""
+        before, self._errors[source] = self._errors.get(source, ()), tuple(errors)
+        if before or errors:
+            self.bus.publish(BuildErrors(self.plugin_id, tuple(e for kept in self._errors.values() for e in kept)))
 
     def recent_logs(self, count: int = 0) -> list[LogEntry]:
         """The last `count` entries; every kept entry when count <= 0."""

@@ -17,7 +17,7 @@ RECORD_LIMIT = 1 << 20  # bytes; a record of a few plugins' groups has a few hun
 
 @dataclass(frozen=True)
 class ProcessRecord:
-    kind: str  # vite | plugin | go-build | vite-build | ui-install
+    kind: str  # vite | plugin | go-build | vite-build | ui-install | delve-install
     plugin_id: str
     pid: int
     pgid: int

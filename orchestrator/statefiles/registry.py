@@ -2,9 +2,9 @@
 
 - `<root>/plugindev/processes/<pid>.json`: the process groups it started; the next start ends the groups of
   owners that are gone and removes their `.devinfo` files;
-- `<root>/plugindev/locks/<plugin id>.lock`: held (flock) while a plugin is under development, so a second
-  `plugindev run` of the same plugin is refused instead of fighting over its `.devinfo`. The kernel drops
-  the lock when its holder dies, however it dies.
+- `<root>/plugindev/locks/<plugin id>.lock`: held (flock) while a plugin is under development (or being
+  installed), so a second `plugindev run` of the same plugin is refused instead of fighting over its `.devinfo`,
+  and an install before it builds. The kernel drops the lock when its holder dies, however it dies.
 
 What these files say is checked before anything is ended or removed: a process group only when its leader is
 the very process recorded (pid and start time), a socket folder only when plugindev made it, and nothing
@@ -21,6 +21,7 @@ import shutil
 import signal
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -32,7 +33,7 @@ from orchestrator.statefiles.codec import Rejected
 from orchestrator.statefiles.devinfo import DEVINFO, load_devinfo
 from orchestrator.statefiles.process_records import ProcessRecord, ProcessRecords, encode_records, load_records
 
-LOCK_HOLDER_LIMIT = 64  # bytes of a lock file: the holder's pid
+LOCK_HOLDER_LIMIT = 64  # bytes of a lock file: the holder's pid and command
 SOCKET_DIR_PREFIX = "plugindev-"  # plugin_process makes each plugin's socket folder so, in the temp dir
 
 
@@ -100,12 +101,30 @@ class ProcessRegistry:
         self.close()
 
 
-class PluginLock:
-    """Held while one plugindev develops a plugin; a second one is refused with the holder's pid."""
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a lock, as its file says: `<pid> <command>`."""
 
-    def __init__(self, state_root: Path, plugin_id: str) -> None:
+    pid: str  # "?" when the file names none
+    command: str  # the plugindev command holding it (`run`, `serve`, `install`); "" when the file does not say
+
+    @classmethod
+    def parse(cls, text: str) -> LockHolder:
+        words = text.split()
+        return cls(words[0] if words else "?", words[1] if len(words) > 1 else "")
+
+    def __str__(self) -> str:
+        return f"`plugindev {self.command}` (pid {self.pid})" if self.command else f"plugindev (pid {self.pid})"
+
+
+class PluginLock:
+    """Held while one plugindev develops (or installs) a plugin; another one is refused, naming the holder: its
+    pid and command, which the lock file records."""
+
+    def __init__(self, state_root: Path, plugin_id: str, command: str) -> None:
         self.path = _plugindev_dir(state_root) / "locks" / f"{plugin_id}.lock"
         self.plugin_id = plugin_id
+        self.command = command  # the command taking it: `run`, `serve` or `install`
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -119,18 +138,20 @@ class PluginLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read(LOCK_HOLDER_LIMIT).strip() or "?"
+            holder = LockHolder.parse(handle.read(LOCK_HOLDER_LIMIT))
             handle.close()
             raise PlugindevError(self.refusal(holder)) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{os.getpid()}\n")
+        handle.write(f"{os.getpid()} {self.command}\n")
         handle.flush()
         self._handle = handle
 
-    def refusal(self, holder: str) -> str:
-        return (f"plugin {self.plugin_id!r} is already running under plugindev (pid {holder}); stop that one first, "
-                "or develop this plugin there")
+    def refusal(self, holder: LockHolder) -> str:
+        if holder.command == "install":
+            return f"plugin {self.plugin_id!r} is being installed by {holder}; start it again once that is done"
+        return (f"plugin {self.plugin_id!r} is already running under {holder}; stop that one first, or develop "
+                "this plugin there")
 
     def release(self) -> None:
         if self._handle is not None:

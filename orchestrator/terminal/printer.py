@@ -26,8 +26,8 @@ from orchestrator.model.events import (
 )
 
 _TAGS = {Source.VITE: "vite", Source.GO_BUILD: "go", Source.GO_WATCH: "go", Source.MANAGER: "system",
-         Source.PLUGIN: "plugin"}
-_COLOURS = {"system": "36", "vite": "35", "go": "34", "plugin": "32", "error": "31", "warn": "33"}
+         Source.PLUGIN: "plugin", Source.TSC: "tsc"}
+_COLOURS = {"system": "36", "vite": "35", "go": "34", "plugin": "32", "tsc": "94", "error": "31", "warn": "33"}
 
 
 def use_colour(stream: TextIO) -> bool:

@@ -67,8 +67,12 @@ class WebPages:
         # its event stream starts (the newest event's id: it only wants what comes after)
         kept = self.api.history.since(0)
         events = f"/preview/{quote(state.pluginID)}/events?lastEventId={kept[-1].id if kept else 0}"
+        # its current errors (a type error found before the page opened), as the last error event said them
+        errors: list[dict[str, object]] = next((event.payload.to_json()["errors"] for event in reversed(kept)
+                                                if isinstance(event.payload, BuildErrors)
+                                                and event.plugin_id == state.pluginID), [])
         config = {"pluginId": state.pluginID, "entry": ENTRY_PATH, "notes": list(PREVIEW_NOTES),
-                  "state": state.to_json(), "events": events}
+                  "state": state.to_json(), "events": events, "errors": errors}
         return self._page("preview/index.html", plugin_id=state.pluginID, config=config)
 
     async def preview_events(self, request: web.Request) -> web.StreamResponse:

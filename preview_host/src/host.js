@@ -9,8 +9,8 @@
 //      /_plugin/<id>/ in a router, inside a React Query client, a MUI theme, an error boundary and
 //      PluginContextProvider {pluginId, meta, settings} keyed `<id>-<loadedAt>`.
 // The event stream drives the rest: a new plugin pid (a Go reload) gives a new key (only the plugin's subtree
-// re-mounts), a failed Go build shows an overlay with its errors until the next good build, and a Vite server
-// on another port reloads the page (the Refresh runtime belongs to one server).
+// re-mounts), a failed Go build or a type error shows an overlay with the errors until they are fixed, and a Vite
+// server on another port reloads the page (the Refresh runtime belongs to one server).
 import * as React from 'react';
 import { EAGER, LAZY, STAND_INS } from 'plugindev:shared';
 import { PluginContextProvider, setPreviewContext, standInModules } from './standins.js';
@@ -86,12 +86,21 @@ class ErrorBoundary extends React.Component {
   }
 }
 
+// what found an error (its `source`; one from the state's lastError has none: the Go build's)
+const sourceOf = (error) => error.source ?? 'go';
+const OVERLAY_TITLES = {
+  go: 'Go build failed: the plugin keeps its last good backend',
+  tsc: 'Type errors (tsc): the UI runs anyway, Vite does not check types',
+};
+
 function Overlay({ errors }) {
+  const sources = [...new Set(errors.map(sourceOf))];
   return h('div', { className: 'build-overlay', 'data-testid': 'build-overlay', role: 'alert' },
-    h('h2', null, 'Go build failed: the plugin keeps its last good backend'),
-    h('ul', null, errors.map((e, i) => h('li', { key: i },
-      h('code', null, e.file ? `${e.file}:${e.line}:${e.column}` : ''), ' ', h('span', null, e.message)))),
-    h('p', null, 'Fix the errors and save: this goes away after the next good build.'));
+    sources.map((source) => h('section', { key: source, 'data-source': source },
+      h('h2', null, OVERLAY_TITLES[source] ?? source),
+      h('ul', null, errors.filter((e) => sourceOf(e) === source).map((e, i) => h('li', { key: i },
+        h('code', null, e.file ? `${e.file}:${e.line}:${e.column}` : ''), ' ', h('span', null, e.message)))))),
+    h('p', null, 'Fix the errors and save: this goes away once they are fixed.'));
 }
 
 /** What the page shows instead of a plugin the IDE would not load: the IDE's own line, word for word. */
@@ -178,8 +187,8 @@ function Preview({ pluginId, routes, reason, notes, host }) {
 
 /** What the page shows besides the plugin, moved by the event stream. */
 class HostView {
-  constructor(state) {
-    this.view = { pid: state.pid, loadedAt: Date.now(), mounts: 1, errors: initialErrors(state) };
+  constructor(state, errors) {
+    this.view = { pid: state.pid, loadedAt: Date.now(), mounts: 1, errors: initialErrors(state, errors) };
     this.viteURL = state.viteURL;
     this.listeners = new Set();
   }
@@ -203,16 +212,22 @@ class HostView {
     if (state.pid && state.pid !== this.view.pid) {
       this.set({ pid: state.pid, loadedAt: Date.now(), mounts: this.view.mounts + 1 });
     }
-    if (this.view.errors && state.goStatus === 'ready' && !state.lastError) this.set({ errors: null });
+    if (this.view.errors && state.goStatus === 'ready' && !state.lastError) { // a good Go build
+      this.showErrors(this.view.errors.filter((e) => sourceOf(e) !== 'go'));
+    }
   }
 
-  buildErrors(payload) {
-    if (payload.errors?.length) this.set({ errors: payload.errors });
+  /** The plugin's current errors, of every source, as its error event says (none: all fixed). */
+  showErrors(errors) {
+    this.set({ errors: errors?.length ? errors : null });
   }
 }
 
-function initialErrors(state) {
-  return state.goStatus === 'error' && state.lastError ? [{ message: state.lastError }] : null;
+/** The plugin's errors when the page opened; a failed Go side without any (its plugin.yaml) says its lastError. */
+function initialErrors(state, errors) {
+  const unsaid = state.goStatus === 'error' && state.lastError && !errors.some((e) => sourceOf(e) === 'go');
+  const all = unsaid ? [{ message: state.lastError }, ...errors] : errors;
+  return all.length ? all : null;
 }
 
 /** The plugin's state, once its Vite server is ready (the stream says when). */
@@ -262,14 +277,14 @@ async function boot() {
   const { meta, settings, notes } = await context;
   setPreviewContext({ meta, settings });
   const routes = registeredRoutes(plugin);
-  const host = new HostView(state);
+  const host = new HostView(state, config.errors);
   events.addEventListener('plugin/devserver/status', (event) => {
     const next = JSON.parse(event.data);
     if (next.pluginID === pluginId) host.status(next);
   });
   events.addEventListener('plugin/devserver/error', (event) => {
     const payload = JSON.parse(event.data);
-    if (payload.pluginID === pluginId) host.buildErrors(payload);
+    if (payload.pluginID === pluginId) host.showErrors(payload.errors);
   });
   document.getElementById('status').remove();
   // the host's own renderer: react-dom/client is not on the shared list, and is imported only now, after the hook

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { aggregateStatus, COLOURS } from './aggregate.js';
 import { LogView } from './logview.js';
-import { Store } from './store.js';
+import { Store, SYSTEM_LOG } from './store.js';
 import { follow } from './stream.js';
 
 const html = htm.bind(h);
@@ -29,8 +29,12 @@ async function call(method, url, body) {
   return data;
 }
 
+// a duration as plugindev prints one everywhere (orchestrator/common/durations.py): seconds, three significant
+// digits, no trailing zeros (0.731 s, 1.26 s, 62.2 s)
 function duration(ns) {
-  return ns ? `${(ns / 1e6).toFixed(0)} ms` : '–';
+  if (!ns) return '–';
+  const seconds = ns / 1e9;
+  return `${Number(seconds.toFixed(Math.max(0, 2 - Math.floor(Math.log10(seconds)))))} s`;
 }
 
 function Controls({ state, previewOrigin, onState }) {
@@ -61,14 +65,17 @@ function Controls({ state, previewOrigin, onState }) {
     </div>`;
 }
 
+const ERROR_SOURCES = { go: 'go build', tsc: 'tsc' }; // what found an error (its `source`)
+
 function Errors({ errors, linkTemplate }) {
   if (!errors?.length) return null;
   return html`
     <ul class="build-errors" data-testid="build-errors">
       ${errors.map((e) => html`
-        <li data-testid="build-error" class=${`severity-${e.severity}`}>
+        <li data-testid="build-error" data-source=${e.source} class=${`severity-${e.severity}`}>
           <span class="severity">${e.severity}</span>
-          <a href=${editorLink(linkTemplate, e)}>${e.file}:${e.line}:${e.column}</a>
+          <span class="source">${ERROR_SOURCES[e.source] ?? e.source}</span>
+          ${e.file && html`<a href=${editorLink(linkTemplate, e)}>${e.file}:${e.line}:${e.column}</a>`}
           <span class="message">${e.message}</span>
         </li>`)}
     </ul>`;
@@ -94,6 +101,15 @@ function Card({ state, logs, errors, linkTemplate, previewOrigin, onState }) {
       </dl>
       <${Controls} state=${state} previewOrigin=${previewOrigin} onState=${onState} />
       <${Errors} errors=${errors} linkTemplate=${linkTemplate} />
+      <${LogView} logs=${logs} />
+    </section>`;
+}
+
+/** plugindev's own lines: where it listens, the leftovers it ended, that it stops, its own errors. */
+function SystemLog({ logs }) {
+  return html`
+    <section class="card system-log" data-testid="system-log">
+      <header><h2>plugindev</h2></header>
       <${LogView} logs=${logs} />
     </section>`;
 }
@@ -153,7 +169,8 @@ function App({ store }) {
       ${states.map((state) => html`<${Card} key=${state.pluginID} state=${state} logs=${store.logsOf(state.pluginID)}
         errors=${store.errors.get(state.pluginID)} linkTemplate=${linkTemplate} previewOrigin=${store.previewOrigin}
         onState=${onState} />`)}
-    </main>`;
+    </main>
+    <${SystemLog} logs=${store.logsOf(SYSTEM_LOG)} />`;
 }
 
 async function main() {

@@ -7,7 +7,7 @@ import htm from 'htm';
 const html = htm.bind(h);
 export const ROW_HEIGHT = 18; // px, fixed: a row's position is its index times this
 const OVERSCAN = 10;
-const SOURCES = ['vite', 'go-build', 'go-watch', 'manager', 'plugin'];
+const SOURCES = ['vite', 'tsc', 'go-build', 'go-watch', 'manager', 'plugin', 'system'];
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 
 export function matches(entry, { source, level, text }) {

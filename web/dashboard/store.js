@@ -1,20 +1,30 @@
 // What the dashboard knows: each plugin's state, its kept log entries (5000, as the server keeps), its last build
-// errors, and the stream's connection. Changes are batched: a state change renders in the next animation frame,
-// new log lines alone at most every LOG_RENDER_MS, so a burst (the replay of 10 × 5000 lines, or plugins that
-// log a thousand lines a second) leaves most frames free instead of re-rendering every frame.
+// errors, plugindev's own log (its messages and the lines of no one plugin, under SYSTEM_LOG), and the stream's
+// connection. Changes are batched: a state change renders in the next animation frame, new log lines alone at most
+// every LOG_RENDER_MS, so a burst (the replay of 10 × 5000 lines, or plugins that log a thousand lines a second)
+// leaves most frames free instead of re-rendering every frame.
 
 export const LOG_CAPACITY = 5000;
 const LOG_RENDER_MS = 100;
 const LOG_EVENT = 'plugin/devserver/log';
 const STATUS_EVENT = 'plugin/devserver/status';
 const ERROR_EVENT = 'plugin/devserver/error';
-export const EVENT_NAMES = [STATUS_EVENT, LOG_EVENT, ERROR_EVENT];
+const SYSTEM_EVENT = 'plugindev/system'; // plugindev's own message: {tag, message}
+export const EVENT_NAMES = [STATUS_EVENT, LOG_EVENT, ERROR_EVENT, SYSTEM_EVENT];
+export const SYSTEM_LOG = ''; // the pluginID of plugindev's own log lines
+
+/** A system message as a log entry of plugindev's own log (the event carries no time: none is shown). */
+function systemEntry({ message }) {
+  return { timestamp: '', source: 'system', level: 'info', message, pluginID: SYSTEM_LOG };
+}
 
 export class Store {
   constructor() {
     this.plugins = new Map(); // id -> state JSON
     this.logs = new Map(); // id -> { entries: [], version }
-    this.errors = new Map(); // id -> [{file, line, column, message, severity}]
+    // id -> [{file, line, column, message, severity, source}]: every source's (go build, tsc) current errors, as
+    // the last error event says (an empty one once all are fixed)
+    this.errors = new Map();
     this.connection = 'connecting'; // connecting | live | reconnecting | restarted
     this.previewOrigin = ''; // where previews run (not this page's origin: plugin code gets no API rights there)
     this.version = 0;
@@ -75,8 +85,8 @@ export class Store {
   }
 
   handle(name, data) {
-    if (name === LOG_EVENT) {
-      data.forEach((entry) => this.log(entry));
+    if (name === LOG_EVENT || name === SYSTEM_EVENT) {
+      (name === LOG_EVENT ? data : [systemEntry(data)]).forEach((entry) => this.log(entry));
       this.logsChanged();
       return;
     }
@@ -87,7 +97,6 @@ export class Store {
 
   status(state) {
     this.plugins.set(state.pluginID, state);
-    if (state.goStatus === 'ready' && !state.lastError) this.errors.delete(state.pluginID); // a good build
   }
 
   log(entry) {
