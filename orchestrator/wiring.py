@@ -44,10 +44,13 @@ async def run_plugins(plugin_dirs: list[Path], options: RunOptions, printer: Pri
             for plugin_dir in plugin_dirs:
                 manager.add(plugin_dir)
             await _reap(root, manager.bus)
-            for plugin_id in manager.ids():
-                manager.start(plugin_id)
             printer.show_plugin = len(manager.plugins) > 1
-            await _serve(manager, history, printer, api_port, external=False, open_dashboard=open_dashboard)
+
+            def begin() -> None:
+                for plugin_id in manager.ids():
+                    manager.start(plugin_id)
+
+            await _serve(manager, history, printer, api_port, begin, external=False, open_dashboard=open_dashboard)
         finally:
             await manager.close()
         if manager.failure is None:  # else the run ends with the failure's line
@@ -69,12 +72,15 @@ async def serve_plugins(plugin_dirs: list[Path], options: RunOptions, printer: P
         history = EventHistory(manager.bus)  # from the first line on: an API client sees them all
         try:
             await _reap(root, manager.bus)
-            for problem in manager.restore():
-                _say(manager.bus, problem)
-            for plugin_dir, manifest in given:
-                manager.start(manager.add(plugin_dir, manifest).manifest.id)
             printer.show_plugin = True
-            await _serve(manager, history, printer, api_port, external=True)
+
+            def begin() -> None:
+                for problem in manager.restore():
+                    _say(manager.bus, problem)
+                for plugin_dir, manifest in given:
+                    manager.start(manager.add(plugin_dir, manifest).manifest.id)
+
+            await _serve(manager, history, printer, api_port, begin, external=True)
         finally:
             await manager.close()
             lock.release()
@@ -86,8 +92,8 @@ async def _reap(root: Path, bus: EventBus) -> None:
         _say(bus, message)
 
 
-async def _serve(manager: DevManager, history: EventHistory, printer: Printer, api_port: int, *, external: bool,
-                 open_dashboard: bool = False) -> None:
+async def _serve(manager: DevManager, history: EventHistory, printer: Printer, api_port: int,
+                 begin: Callable[[], None], *, external: bool, open_dashboard: bool = False) -> None:
     def force() -> None:
         manager.registry.kill_all()
         for managed in manager.plugins.values():
@@ -95,12 +101,15 @@ async def _serve(manager: DevManager, history: EventHistory, printer: Printer, a
         os._exit(130)
 
     async with _until_signal(manager.bus, force) as stop:
-        await _serve_until(manager, history, printer, api_port, stop, external=external,
+        await _serve_until(manager, history, printer, api_port, begin, stop, external=external,
                            open_dashboard=open_dashboard)
 
 
 async def _serve_until(manager: DevManager, history: EventHistory, printer: Printer, api_port: int,
-                       stop: asyncio.Event, *, external: bool, open_dashboard: bool) -> None:
+                       begin: Callable[[], None], stop: asyncio.Event, *, external: bool,
+                       open_dashboard: bool) -> None:
+    """The API listens first, then `begin()` starts the plugins: a Vite server learns the preview's origin (to allow
+    it) from the environment the API set when it started."""
     from orchestrator.api.handlers import Api
     from orchestrator.common.files import write_failure
     from orchestrator.statefiles.api_identity import ApiIdentity, identity_file, load_identity, save_identity
@@ -118,6 +127,7 @@ async def _serve_until(manager: DevManager, history: EventHistory, printer: Prin
             save_identity(kept, ApiIdentity(api.token, api.port, api.preview_port))
         except OSError as exc:  # a convenience for the next run: this one goes on without it
             _say(manager.bus, f"{write_failure(exc, kept)} (the next run gets a new API token)")
+        begin()
         if external:
             from orchestrator.external.monitor import ExternalMonitor
 
