@@ -83,7 +83,9 @@ def test_preview_keeps_state_on_ui_edits_and_remounts_on_go_reloads(tmp_path: Pa
         assert f"{main_go.resolve()}:{line}:" in overlay, overlay
         main_go.write_text(main_go.read_text().replace("func broken() {\n" + BROKEN_LINE + "}\n", ""))
         browser.wait("() => !document.querySelector('[data-testid=build-overlay]')", timeout=120)
-        assert browser.evaluate(_mount()) == 3 and browser.evaluate("() => window.__noReload") is True
+        # the overlay goes with the good build; the re-mount comes once its new process serves
+        assert browser.wait(f"() => ({_mount()})() === 3", timeout=60)
+        assert browser.evaluate("() => window.__noReload") is True
         errors = [m for m in browser.messages() if m.startswith(("pageerror", "error"))]
         assert errors == []
 
