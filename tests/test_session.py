@@ -187,7 +187,9 @@ def test_a_change_during_vite_build_ends_the_builds_whole_group(tmp_path: Path) 
 
     async def scenario() -> None:
         async with harness(tmp_path, backend=False, ui_build=True) as h:
-            await h.until(lambda: children.exists(), "the first build's child", timeout=10)
+            # `>>` makes the file before the pid is in it: wait for the pid
+            await h.until(lambda: children.exists() and children.read_text().split(), "the first build's child",
+                          timeout=10)
             first = int(children.read_text().split()[0])
             assert is_alive(first)
             # the watcher starts beside the first build, unseen: save until a save is seen (each is a change)
