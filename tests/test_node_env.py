@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from orchestrator.common import node as node_module
 from orchestrator.common.errors import PlugindevError
-from orchestrator.common.node import ensure_node_env, parse_node_version
+from orchestrator.common.node import ensure_node_env, install_packages, parse_node_version
+from orchestrator.shimgen.discovery import LEXER_PACKAGE
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +38,40 @@ def test_too_old_system_node_and_no_download_is_a_clear_error(tmp_path: Path,
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with pytest.raises(PlugindevError, match=r"no usable Node\.js: no node on PATH.*install Node\.js 20\.19"):
         asyncio.run(ensure_node_env())
-    assert list(tmp_path.glob("node/*")) == []  # no half-made environment left behind
+    assert [path for path in tmp_path.glob("node/*") if path.is_dir()] == []  # no half-made environment left behind
 
 
 def test_node_version_parsing() -> None:
     assert parse_node_version("v20.20.2\n") == (20, 20, 2)
     assert parse_node_version("garbage") is None
+
+
+def _counting_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """Every helper program the node module runs, in order (it still runs)."""
+    runs: list[tuple[str, ...]] = []
+    real = node_module.run_captured
+
+    async def counted(*argv: str, **options: Any) -> tuple[int, str, str]:
+        runs.append(argv)
+        return await real(*argv, **options)
+
+    monkeypatch.setattr(node_module, "run_captured", counted)
+    return runs
+
+
+def test_two_at_once_make_one_node_env_and_one_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two plugins of a serve (or two plugindevs) asking at once: the second waits for the first's result."""
+    monkeypatch.setenv("PLUGINDEV_CACHE_DIR", str(tmp_path))
+    runs = _counting_runs(monkeypatch)
+    folder = tmp_path / "tools" / "lexer"
+
+    async def both() -> None:
+        first, second = await asyncio.gather(ensure_node_env(), ensure_node_env())
+        assert first == second
+        await asyncio.gather(install_packages(first, folder, LEXER_PACKAGE),
+                             install_packages(second, folder, LEXER_PACKAGE))
+
+    asyncio.run(both())
+    assert sum("nodeenv" in argv for argv in runs) == 1
+    assert sum("install" in argv for argv in runs) == 1
+    assert (folder / "node_modules" / next(iter(LEXER_PACKAGE)) / "package.json").is_file()

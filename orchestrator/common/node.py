@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.common.cache_lock import cache_lock
 from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import UnreadableFile, read_bounded, write_atomic
 from orchestrator.common.install_errors import install_failure, npm_error
 from orchestrator.common.paths import cache_dir
 from orchestrator.common.process import spawn, stop_group
@@ -26,6 +28,7 @@ from orchestrator.common.process import spawn, stop_group
 MIN_NODE_VERSION = (20, 19, 0)
 # What nodeenv downloads when no suitable system Node exists.
 DOWNLOAD_NODE_VERSION = "lts"
+_MARKER_LIMIT = 64 << 10  # an install's marker holds its request: a few package names and versions
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,14 @@ async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) 
     env, args = planned_node_env(system, min_version)
     if (env.bin_dir / "node").exists():
         return env
-    env.root.parent.mkdir(parents=True, exist_ok=True)
+    async with cache_lock(env.root):
+        if not (env.bin_dir / "node").exists():  # not made meanwhile by the one that held the lock
+            await _create_node_env(env, args, system, min_version)
+    return env
+
+
+async def _create_node_env(env: NodeEnv, args: list[str], system: tuple[int, int, int] | None,
+                           min_version: tuple[int, int, int]) -> None:
     partial = env.root.with_name(env.root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     code, out, err = await run_captured(sys.executable, "-m", "nodeenv", *args, str(partial))
@@ -118,7 +128,6 @@ async def ensure_node_env(min_version: tuple[int, int, int] = MIN_NODE_VERSION) 
             except UnicodeDecodeError:
                 continue  # the downloaded node binary itself
     partial.rename(env.root)
-    return env
 
 
 async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[str, str]) -> Path:
@@ -128,11 +137,27 @@ async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[
     """
     request = json.dumps(dict(sorted(dependencies.items())), indent=2)
     marker = directory / ".plugindev-installed"
-    if marker.is_file() and marker.read_text() == request:
+    if await asyncio.to_thread(_recorded, marker) == request:  # files: off the event loop
         return directory
+    async with cache_lock(directory):
+        if await asyncio.to_thread(_recorded, marker) != request:  # or installed while we waited
+            await _npm_install(env, directory, marker, request, dependencies)
+    return directory
+
+
+def _recorded(marker: Path) -> str | None:
+    """The request a complete install in the marker's folder was made for, None when there is none."""
+    try:
+        return read_bounded(marker, _MARKER_LIMIT, follow_symlinks=False).decode(errors="replace")
+    except UnreadableFile:
+        return None
+
+
+async def _npm_install(env: NodeEnv, directory: Path, marker: Path, request: str,
+                       dependencies: Mapping[str, str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     manifest = {"name": "plugindev-cache", "private": True, "dependencies": json.loads(request)}
-    (directory / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_atomic(directory / "package.json", (json.dumps(manifest, indent=2) + "\n").encode())
     marker.unlink(missing_ok=True)
     code, _, err = await run_captured(
         env.which("npm"), "install", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps",
@@ -141,8 +166,7 @@ async def install_packages(env: NodeEnv, directory: Path, dependencies: Mapping[
     if code != 0:
         names = ", ".join(f"{k}@{v}" for k, v in sorted(dependencies.items()))
         raise install_failure(npm_error(err, dependencies), f"npm install of {names}")
-    marker.write_text(request)
-    return directory
+    write_atomic(marker, request.encode())
 
 
 def install_dir(kind: str, dependencies: Mapping[str, str]) -> Path:
