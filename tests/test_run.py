@@ -12,6 +12,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import grpc
 import pytest
@@ -32,6 +33,7 @@ from run_support import (
 )
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
+from orchestrator.common.paths import SOCKET_FALLBACK
 from orchestrator.common.process import group_alive, is_alive
 from orchestrator.devloop.vite import allocate_port
 
@@ -464,17 +466,29 @@ def test_kill_9_during_the_handshake_leaves_nothing_for_the_next_run(testplugin:
             second.wait_status(ready, START, "the new plugin ready")
 
 
-def test_a_plugin_that_keeps_exiting_leaves_no_socket_folders(testplugin: Path, state_root: Path,
-                                                              tmp_path: Path) -> None:
-    sockets = tmp_path / "t"  # go-plugin's socket folders go under TMPDIR
-    sockets.mkdir()
-    env = run_env(state_root, TESTPLUGIN_MODE="exitafter", TMPDIR=str(sockets))
-    with running([str(testplugin)], env) as run:
-        run.wait_for(lambda r: r.log_count(lambda e: "exited on its own with code 3" in e["message"]) >= 3, 60,
-                     "three exits")
-        assert len(list(sockets.glob("plugindev-*"))) <= 1  # the current process's, at most
+def test_a_plugin_that_keeps_exiting_leaves_no_socket_folders(testplugin: Path, state_root: Path) -> None:
+    with TemporaryDirectory(prefix="pd-", dir=SOCKET_FALLBACK) as short:  # room for the socket's name in it
+        sockets = Path(short)  # go-plugin's socket folders go under TMPDIR
+        env = run_env(state_root, TESTPLUGIN_MODE="exitafter", TMPDIR=str(sockets))
+        with running([str(testplugin)], env) as run:
+            run.wait_for(lambda r: r.log_count(lambda e: "exited on its own with code 3" in e["message"]) >= 3, 60,
+                         "three exits")
+            assert len(list(sockets.glob("plugindev-*"))) <= 1  # the current process's, at most
+            assert run.interrupt() == 0
+        assert list(sockets.glob("plugindev-*")) == []
+
+
+def test_a_temp_folder_too_deep_for_a_socket_puts_the_plugins_socket_in_tmp(testplugin: Path, state_root: Path,
+                                                                            tmp_path: Path) -> None:
+    deep = tmp_path / ("deep-" * 16)  # with go-plugin's names a socket path there is over 103 bytes
+    deep.mkdir()
+    with running([str(testplugin)], run_env(state_root, TMPDIR=str(deep))) as run:
+        run.wait_status(ready, START, "the plugin ready")
+        (group,) = [group for group in recorded_groups(state_root) if group.get("socket_dir")]
+        folder = Path(group["socket_dir"])
+        assert folder.parent == SOCKET_FALLBACK and folder.is_dir()
         assert run.interrupt() == 0
-    assert list(sockets.glob("plugindev-*")) == []
+    assert not folder.exists() and list(deep.iterdir()) == []
 
 
 def test_a_second_run_of_the_same_plugin_is_refused_and_leaves_the_first_alone(testplugin: Path,

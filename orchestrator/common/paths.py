@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from orchestrator.common.errors import PlugindevError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # orchestrator/
+# A Unix socket's path holds at most 103 bytes on macOS (107 on Linux). go-plugin names a plugin's socket
+# `plugin<up to 10 digits>` inside the folder plugindev makes for it (`plugindev-` and 8 random characters).
+_SOCKET_PATH_MAX = 103
+_SOCKET_IN_FOLDER = len("/plugindev-12345678/plugin4294967295")
+SOCKET_FALLBACK = Path("/tmp")
 
 
 def resource_dir(name: str) -> Path:
@@ -44,3 +50,16 @@ def state_root() -> Path:
     if not root.is_absolute():
         raise PlugindevError(f"OMNIVIEW_STATE_DIR must be an absolute path, got '{value}'")
     return root
+
+
+def socket_parent() -> Path:
+    """Where a plugin's socket folder goes: the temp folder, else /tmp when a deep TMPDIR leaves no room for the
+    socket's name (the plugin would fail with `bind: invalid argument`)."""
+    temp = Path(tempfile.gettempdir())
+    room = _SOCKET_PATH_MAX - _SOCKET_IN_FOLDER
+    if len(os.fsencode(temp)) <= room:
+        return temp
+    if SOCKET_FALLBACK.is_dir():
+        return SOCKET_FALLBACK
+    raise PlugindevError(f"the temp folder {temp} is too long a path for a plugin's socket ({len(os.fsencode(temp))} "
+                         f"bytes, at most {room}); set TMPDIR to a shorter folder")

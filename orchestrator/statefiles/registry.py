@@ -27,6 +27,7 @@ from typing import IO
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import UnreadableFile, open_regular, write_failure
+from orchestrator.common.paths import SOCKET_FALLBACK
 from orchestrator.common.process import is_alive, signal_group, start_time
 from orchestrator.statefiles.bookkeeping import KeptFile, SayLevel
 from orchestrator.statefiles.codec import Rejected
@@ -38,10 +39,11 @@ SOCKET_DIR_PREFIX = "plugindev-"  # plugin_process makes each plugin's socket fo
 
 
 def own_socket_dir(recorded: str) -> Path | None:
-    """The socket folder a record names, when plugindev made it (`plugindev-*` in the temp dir, a real folder
+    """The socket folder a record names, when plugindev made it (`plugindev-*` in the temp dir or /tmp, a real folder
     of this user); None for anything else, which is never removed."""
     path = Path(recorded)
-    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith(SOCKET_DIR_PREFIX):
+    in_temp = path.parent in (Path(tempfile.gettempdir()), SOCKET_FALLBACK)  # see common.paths.socket_parent
+    if not in_temp or not path.name.startswith(SOCKET_DIR_PREFIX):
         return None
     try:
         info = os.lstat(path)
