@@ -52,4 +52,6 @@ if [ $# -eq 0 ]; then
   rm -f "$bench_log"
 fi
 
-exec .venv/bin/pytest "$@"
+# Two workers: most tests wait on real processes (Go builds, Vite, browsers), so two share the cores well. Tests
+# that hold something of the machine (a port range, a cache folder) take turns through locks, not through order.
+exec .venv/bin/pytest -n 2 --dist worksteal "$@"
