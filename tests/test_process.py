@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,30 @@ def test_pump_lines_passes_on_a_line_longer_than_the_stream_limit(tmp_path: Path
         return lengths
 
     assert asyncio.run(scenario()) == [MAX_LINE + len("… [cut: line of 300000 bytes]"), 3]  # cut, and the next
+
+
+def test_a_spawn_cancelled_while_the_child_is_being_set_up_leaves_none_of_its_group(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build cancelled by the next save right as it starts: the child and what it started must go too (they
+    kept a lock a second build then found taken). The set-up is slowed down so the cancel lands inside it."""
+    marker = tmp_path / "started"
+    real = asyncio.create_subprocess_exec
+
+    async def slow_setup(*args: Any, **options: Any) -> asyncio.subprocess.Process:
+        process = await real(*args, **options)
+        await asyncio.sleep(5)  # the cancel arrives here: the child runs, its creation has not returned
+        return process
+
+    async def cancel_midway() -> int:
+        monkeypatch.setattr(asyncio, "create_subprocess_exec", slow_setup)
+        starting = asyncio.ensure_future(spawn(["sh", "-c", f"sleep 60 & echo $! > {marker}; wait"], cwd=tmp_path))
+        while not marker.is_file() or not marker.read_text().strip():
+            await asyncio.sleep(0.02)
+        grandchild = int(marker.read_text())
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        return grandchild
+
+    grandchild = asyncio.run(cancel_midway())
+    assert not is_alive(grandchild)

@@ -110,16 +110,23 @@ async def spawn(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]
     `on_spawn(pid)` runs before anything else can fail, so the caller can record the group for cleanup even
     if plugindev is killed a moment later. Output is piped; stdin is closed unless `pipe_stdin`.
     """
+    starting = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=None if env is None else dict(env),
+        stdin=asyncio.subprocess.PIPE if pipe_stdin else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+        start_new_session=True,
+    ))
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=None if env is None else dict(env),
-            stdin=asyncio.subprocess.PIPE if pipe_stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        process = await asyncio.shield(starting)
     except OSError as exc:
         raise PlugindevError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    except asyncio.CancelledError:
+        # Cancelled while the child was being set up: it may run already, and what it started too. asyncio on its
+        # own would kill the leader alone (or nothing), so the creation is let finish and the whole group stopped.
+        with contextlib.suppress(OSError):
+            await stop_group(await starting)
+        raise
     on_spawn(process.pid)
     return process
 
