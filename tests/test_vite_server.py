@@ -361,3 +361,31 @@ def test_a_held_port_is_skipped_and_vite_never_wanders_off_one(real_ui: tuple[Pa
 
     with sock:
         run(scenario())
+
+
+@pytest.mark.integration
+def test_a_port_taken_between_the_check_and_vites_listen_moves_vite_to_the_next(
+        real_ui: tuple[Path, dict[str, str]], started: Started, tmp_path: Path) -> None:
+    """Two plugindevs starting at the same moment both find the first port free; the one whose Vite comes second
+    meets it taken (Vite, --strictPort, exits) and tries the next free port, instead of ending the run."""
+    ui_dir, env = real_ui
+    taker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+    class Racing(Servers):
+        def make_server(self, ui: Path, port: int, *args: Any) -> ViteServer:
+            if not started.servers:  # the other program listens just before the first Vite does
+                taker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                taker.bind(("127.0.0.1", port))
+                taker.listen()
+            return super().make_server(ui, port, *args)
+
+    async def scenario() -> None:
+        async with harness(tmp_path, backend=False, vite=Racing(started, ui_dir, env)) as h:
+            await h.until(lambda: h.state.viteStatus == "ready", "Vite ready on another port", timeout=60)
+            first, second = (server.port for server in started.servers)
+            assert h.state.vitePort == second != first == taker.getsockname()[1]
+            assert f"port {first} is taken; moving to {second}" in h.messages()
+            assert await get_status(second, "/@vite/client") == 200
+
+    with taker:
+        run(scenario())

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.common.durations import seconds_text
+from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import pump_lines, strip_ansi
 from orchestrator.common.node import ensure_node_env
 from orchestrator.common.process import spawn, stop_group
@@ -99,6 +100,9 @@ async def _node_environ() -> dict[str, str]:
     return (await ensure_node_env()).environ()
 
 
+_PORT_TRIES = 3  # starts on a port someone took meanwhile, before a failure is Vite's own
+
+
 class ViteDevServer:
     name = "the Vite dev server"
     side: Side = "ui"
@@ -150,10 +154,19 @@ class ViteDevServer:
         moved_from = 0
         if self._was_up and not port_is_free(self.port):
             moved_from, self.port = self.port, self.ports.move(self.port)
-        self.ctx.tell(ViteStarting(self.port, moved_from))
-        server = self.make_server(self.ctx.plugin_dir / "ui", self.port, self._env, self._output,
-                                  self.ctx.options.vite_timeout, lambda pid: self.ctx.record("vite", pid, None))
-        await server.start()
+        for tries_left in reversed(range(_PORT_TRIES)):
+            self.ctx.tell(ViteStarting(self.port, moved_from))
+            server = self.make_server(self.ctx.plugin_dir / "ui", self.port, self._env, self._output,
+                                      self.ctx.options.vite_timeout, lambda pid: self.ctx.record("vite", pid, None))
+            try:
+                await server.start()
+                break
+            except PlugindevError:
+                # Another program (another plugindev starting at the same moment) took the port between the
+                # check and Vite's listen: Vite (--strictPort) fails, and the next free port is tried.
+                if not tries_left or port_is_free(self.port):
+                    raise
+                moved_from, self.port = self.port, self.ports.move(self.port)
         try:
             problem = await entry_problem(self.port)
         except BaseException:  # also when the start is cancelled: nothing outlives a start that did not finish
