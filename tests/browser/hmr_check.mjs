@@ -17,6 +17,8 @@
 //   hostPort      port of the host page on 127.0.0.1 (default: a free one); a scaffolded plugin's Vite lets the
 //                 page in only when PLUGINDEV_CORS_ORIGINS names its origin
 //   roundTimeoutMs (default 10000), timeoutMs overall (default 120000), clicks (default 3)
+//   writeGapMs    ms between each save's truncation of the file and its write (default 0: one writeFileSync);
+//                 a save in place as a watcher can see it on a busy machine: empty first
 //
 // Result: { ok, counterAfter, reloaded, sameUseState, latenciesMs, p50, p95, frameLatenciesMs, errors,
 //           failures, sharedModules, hostTrace, hintVisible, ... }. Exit code 0 when ok, 1 otherwise.
@@ -45,7 +47,8 @@ function readArgs() {
   const hostDir = path.resolve(args.hostDir ?? here);
   return {
     rounds: 3, clicks: 3, entry: '/src/entry.ts', chromium: '/usr/bin/chromium', roundTimeoutMs: 10000,
-    timeoutMs: 120000, ...args, hostDir, distDir: path.resolve(args.distDir ?? path.join(hostDir, 'dist')),
+    timeoutMs: 120000, writeGapMs: 0, ...args, hostDir,
+    distDir: path.resolve(args.distDir ?? path.join(hostDir, 'dist')),
   };
 }
 
@@ -60,6 +63,23 @@ function percentile(values, p) {
   if (!values.length) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Saves `text` in place as an editor does: truncates the file, then writes it, `gapMs` later. */
+async function saveInPlace(file, text, gapMs) {
+  if (gapMs <= 0) {
+    fs.writeFileSync(file, text);
+    return;
+  }
+  const fd = fs.openSync(file, 'w'); // truncates
+  try {
+    await sleep(gapMs);
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
@@ -235,8 +255,8 @@ async function main() {
       const next = current.replace(HINT, (_, open, _old, close) => open + text + close);
       await page.evaluate(({ text, ms }) => window.__armHint(text, ms), { text, ms: args.roundTimeoutMs });
       const t0 = Date.now();
-      fs.writeFileSync(args.pageFile, next);
       written = true;
+      await saveInPlace(args.pageFile, next, args.writeGapMs);
       current = next;
       const seen = await page.evaluate(() => window.__hintWait);
       if (seen.timeout) {
@@ -257,7 +277,7 @@ async function main() {
       if (state.counter !== clicked) fail(`round ${round}: counter says ${JSON.stringify(state.counter)}`);
       if (result.reloaded) fail(`round ${round}: the page reloaded (marker ${state.marker}, loads ${result.loads})`);
       if (result.failures.length) break;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     result.p50 = percentile(result.latenciesMs, 50);
     result.p95 = percentile(result.latenciesMs, 95);
