@@ -183,7 +183,12 @@ def test_serve_starts_its_folders_and_add_and_remove_change_it_from_another_shel
         added = plugindev("add", "testplugin", cwd=tmp_path, env=env, timeout=120)
         assert (added.returncode, added.stdout, added.stderr) == (
             0, f"added {PLUGIN_ID} from {plugin.resolve()} to {where}\n", "")
-        assert api.wait_state(PLUGIN_ID, ready, 240, "the added plugin ready")["pid"] != first["pid"]
+        again = api.wait_state(PLUGIN_ID, ready, 240, "the added plugin ready")
+        assert again["pid"] != first["pid"]
+        twice = plugindev("add", str(plugin), env=env, timeout=120)  # already there: said so, nothing changes
+        assert (twice.returncode, twice.stdout, twice.stderr) == (
+            0, f"{PLUGIN_ID} from {plugin.resolve()} is in {where} already\n", "")
+        assert [state["pid"] for state in api.get("/api/plugins")] == [again["pid"]]
 
         unknown = plugindev("remove", "nope", env=env, timeout=120)
         assert (unknown.returncode, unknown.stdout) == (1, "")

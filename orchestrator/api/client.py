@@ -70,13 +70,14 @@ class ApiClient:
             raise self._failure(f"answered {status}: {_error(body) or 'not a list of plugins'}")
         return [state for state in body if isinstance(state, dict)]
 
-    async def add_plugin(self, folder: Path) -> dict[str, Any]:
-        """Add and start the plugin in `folder` (absolute: the API's process has another working folder); its
-        state. The API's refusal (not a plugin, held by another plugindev) is the error."""
+    async def add_plugin(self, folder: Path) -> tuple[dict[str, Any], bool]:
+        """Add and start the plugin in `folder` (absolute: the API's process has another working folder): its
+        state, and whether it was added now (False: it was there already). The API's refusal (not a plugin, held
+        by another plugindev) is the error."""
         status, body = await self.call("POST", "/api/plugins", {"path": str(folder)}, CHANGE_TIMEOUT)
-        if status != 201 or not isinstance(body, dict):
+        if status not in (200, 201) or not isinstance(body, dict):
             raise PlugindevError(_error(body) or f"{self.where} answered {status}")
-        return body
+        return body, status == 201
 
     async def remove_plugin(self, plugin_id: str) -> None:
         status, body = await self.call("DELETE", f"/api/plugins/{quote(plugin_id, safe='')}", None, CHANGE_TIMEOUT)
@@ -137,7 +138,9 @@ async def add_to_running(root: Path, folder: Path) -> str:
     """`plugindev add`: the plugin in `folder` (relative to this process's folder) added to the plugindev that runs
     on `root`, and started; the line that says so."""
     async with ApiClient(await asyncio.to_thread(require_running_api, root)) as client:
-        state = await client.add_plugin(folder.absolute())
+        state, added = await client.add_plugin(folder.absolute())
+        if not added:
+            return f"{state['pluginID']} from {state['devPath']} is in {client.where} already"
         return f"added {state['pluginID']} from {state['devPath']} to {client.where}"
 
 

@@ -95,8 +95,12 @@ class Api:
     async def add_plugin(self, request: web.Request) -> web.Response:
         folder = plugin_folder(await json_body(request, PLUGIN_BODY))
         # validating reads the plugin's files: off the event loop (the set itself changes on it, after)
-        session = self.manager.add(folder, await asyncio.to_thread(checked_manifest, folder))
+        manifest = await asyncio.to_thread(checked_manifest, folder)
+        known = manifest.id in self.manager.plugins  # from this folder: another folder with its id is refused
+        session = self.manager.add(folder, manifest)
         self.manager.start(session.manifest.id)
+        if known:
+            return web.json_response(session.state.to_json(), status=200)
         self._say(f"added {session.manifest.id} from {session.state.devPath}")
         self.say_preview(session)
         return web.json_response(session.state.to_json(), status=201)
