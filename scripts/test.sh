@@ -54,4 +54,4 @@ fi
 
 # Two workers: most tests wait on real processes (Go builds, Vite, browsers), so two share the cores well. Tests
 # that hold something of the machine (a port range, a cache folder) take turns through locks, not through order.
-exec .venv/bin/pytest -n 2 --dist worksteal "$@"
+exec .venv/bin/pytest -n 2 --dist worksteal --durations=20 "$@"
