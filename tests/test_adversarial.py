@@ -880,13 +880,11 @@ def test_a_plugin_folder_removed_and_made_again_is_watched_again(tmp_path: Path)
             return [entry["message"] for entry in run_handle.logs() if entry["message"].endswith(
                 "is gone: watching for it to come back")]
 
-        def failed_builds(run_handle: RunHandle) -> int:
-            return run_handle.log_count(lambda entry: entry["message"] == "build failed: the running plugin keeps "
-                                                                          "serving")
-
         shutil.rmtree(plugin)
-        handle.wait_for(lambda run_handle: gone_lines(run_handle) and failed_builds(run_handle), 20,
-                        "the folder reported gone, and the build its removal started failed")
+        # The removal's changes may start a build, which fails, or not, when the folder check sees it gone first:
+        # either way the plugin serves on.
+        handle.wait_for(gone_lines, 20, "the folder reported gone")
+        assert is_alive(first["pid"])
         copy_fixture(tmp_path / "clone").rename(plugin)  # a fresh clone put in place whole: no file event in it
         second = wait_new_devinfo(handle, state_root, "testplugin", first["pid"])  # built once it is back
         with (plugin / "pkg" / "main.go").open("a") as main_go:  # and the new folder's own edits are seen

@@ -7,6 +7,7 @@ the reason and the fix), and the IDE's refusal, word for word, of exports it wou
 from __future__ import annotations
 
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from api_support import ApiClient
 from browser_driver import Browser
-from run_support import run_env, running
+from run_support import run_env, running, wait_until
 from web_support import open_page
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,20 @@ def _fixture(name: str, tmp_path: Path, folder: str = "previews", plugin_id: str
     shutil.copytree(FIXTURES / folder / name, plugin)
     shutil.copy(LEGACY_VITE_CONFIG, plugin / "ui" / "vite.config.ts")
     return plugin
+
+
+def _served_entry(api: ApiClient, plugin_id: str) -> bytes:
+    with urllib.request.urlopen(api.get(f"/api/plugins/{plugin_id}")["viteURL"] + "/src/entry.ts", timeout=30) as got:
+        return bytes(got.read())
+
+
+def _edit_entry(browser: Browser, api: ApiClient, plugin_id: str, entry: Path, source: str) -> None:
+    """Write the plugin's entry with no page of it open, and wait until Vite serves the new one. An entry edit
+    makes Vite reload the page: late on a busy machine, that reload would land on the page opened next."""
+    browser.goto("about:blank")
+    before = _served_entry(api, plugin_id)
+    entry.write_text(source)
+    wait_until(lambda: _served_entry(api, plugin_id) != before, 60, "Vite serving the edited entry")
 
 
 def _open(browser: Browser, api: ApiClient, plugin_id: str) -> None:
@@ -146,7 +161,7 @@ def test_a_root_page_only_plugin_gets_no_route_and_refused_exports_get_the_ides_
         assert "The IDE registers no route for this plugin: it reads plugin._routes, which setRootPage leaves " \
                "empty. Register the page with .withRoutes([{ path: '', Component: YourPage }])." in notes
 
-        entry.write_text(ROUTES_ENTRY)  # the fix the line gives
+        _edit_entry(browser, api, "root-only", entry, ROUTES_ENTRY)  # the fix the line gives
         _open(browser, api, "root-only")
         assert browser.wait(text("root-page")) == "the root page"
         assert "no route" not in browser.evaluate(text("preview-notes"))
@@ -158,7 +173,7 @@ def test_a_root_page_only_plugin_gets_no_route_and_refused_exports_get_the_ides_
         assert browser.evaluate(text("counter")) == "Clicked 1 times"  # Fast Refresh kept the state
 
         for source, words in REFUSED.items():
-            entry.write_text(source)
+            _edit_entry(browser, api, "root-only", entry, source)
             _open(browser, api, "root-only")
             assert browser.evaluate("() => window.__preview.refused") == f'Plugin "root-only" failed to load: {words}'
             assert browser.evaluate(text("ide-refusal")).startswith("The IDE would not load this plugin")
