@@ -1288,8 +1288,11 @@ def test_process_records_that_cannot_be_written_are_said_once_while_the_plugin_s
                                                             json.loads(record.read_text())["groups"]]
 
         handle.wait_for(recorded, 15, "the record written once it can be")
+        wrote = f"wrote {record} now"  # said just after the write: on a busy machine, after the test reads the file
+        handle.wait_for(lambda run_handle: run_handle.log_count(lambda entry: entry["message"] == wrote), 10,
+                        "the write said")
         assert handle.log_count(lambda entry: entry["message"] == failure and entry["level"] == "error") == 1
-        assert handle.log_count(lambda entry: entry["message"] == f"wrote {record} now") == 1
+        assert handle.log_count(lambda entry: entry["message"] == wrote) == 1
         assert (devinfo(state_root, "testplugin") or {}).get("pid") == second["pid"]  # and it serves on
 
 
