@@ -139,13 +139,15 @@ def test_a_burst_of_saves_builds_once(testplugin: Path, state_root: Path) -> Non
 
 SLOW_GO = """#!/bin/sh
 # a go whose builds (optionally) take their time, recording any overlap of two; its other commands (plugindev
-# reads `go env` and `go mod edit -json` before a first build) run as they are
+# reads `go env` and `go mod edit -json` before a first build) run as they are. The lock is this script's (its
+# build's group leader): the real go gets no copy of it, since a Go program may leave a telemetry process behind,
+# in a session of its own, that would hold every descriptor it inherited.
 if [ "$1" != build ]; then exec "{go}" "$@"; fi
 exec 9>>"{lock}"
 if ! flock -n 9; then echo OVERLAP >> "{log}"; fi
 echo "start $$" >> "{log}"
 sleep {delay}
-"{go}" "$@"
+"{go}" "$@" 9>&-
 status=$?
 echo "end $$" >> "{log}"
 exit $status
