@@ -60,8 +60,9 @@ from orchestrator.statefiles.install import install_binary, sdk_manifest_dir, st
 
 # How long a replaced plugin keeps serving after its successor's .devinfo is on disk. The IDE reads a .devinfo
 # 50 ms after it changes, and every 5 s deletes it when the pid it read last is dead: an old process that died
-# before the IDE read the new file would cost the new file. 250 ms leaves room for a busy machine.
-IDE_HANDOVER = 0.25
+# before the IDE read the new file would cost the new file. 1 s leaves room for a machine running far more than it
+# has cores for (250 ms was seen to fall short); the two serve side by side meanwhile, which costs nothing.
+IDE_HANDOVER = 1.0
 
 # The Delve ports of every plugin of one plugindev (run --debug): each plugin keeps its own across restarts.
 DEBUG_PORTS = PortAllocator(range(DEBUG_PORT, DEBUG_PORT + 100), "Delve")
