@@ -253,7 +253,8 @@ def test_sigint_stops_everything_and_exits_0(tmp_path: Path, state_root: Path) -
         info = run.wait_for(lambda _: devinfo(state_root, "hello"), 10, ".devinfo")
         assert info["vitePort"] >= 15173
         groups = recorded_groups(state_root)
-        assert {g["kind"] for g in groups} == {"vite", "plugin"}
+        kinds = {g["kind"] for g in groups}  # the type check starts once Vite is up: it may not have yet
+        assert {"vite", "plugin"} <= kinds <= {"vite", "plugin", "tsc"}
         assert run.interrupt() == 0
         assert devinfo(state_root, "hello") is None
         assert not any(group_alive(g["pgid"]) for g in groups)
