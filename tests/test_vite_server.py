@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_support import recorded_groups
 from session_support import Harness, harness
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
@@ -387,6 +388,8 @@ def test_a_port_taken_between_the_check_and_vites_listen_moves_vite_to_the_next(
             first, second = (server.port for server in started.servers)
             assert h.state.vitePort == second != first == taker.getsockname()[1]
             assert f"port {first} is taken; moving to {second}" in h.messages()
+            vites = [group["pid"] for group in recorded_groups(tmp_path) if group["kind"] == "vite"]
+            assert vites == [started.servers[-1].pid]  # the failed one's record is gone with it
             assert await get_status(second, "/@vite/client") == 200
 
     with taker:

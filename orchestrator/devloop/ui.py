@@ -166,6 +166,7 @@ class ViteDevServer:
                 # check and Vite's listen: Vite (--strictPort) fails, and the next free port is tried.
                 if not tries_left or port_is_free(self.port):
                     raise
+                self._forget(server)  # its group is gone: no record of it is left for a cleanup
                 moved_from, self.port = self.port, self.ports.move(self.port)
         try:
             problem = await entry_problem(self.port)
