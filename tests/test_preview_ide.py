@@ -43,13 +43,20 @@ def _served_entry(api: ApiClient, plugin_id: str) -> bytes:
         return bytes(got.read())
 
 
+def _entry_reloads(api: ApiClient, plugin_id: str) -> int:
+    """The page reloads Vite said for the entry (`(client) page reload src/entry.ts`)."""
+    return sum("page reload" in entry["message"] and "entry.ts" in entry["message"]
+               for entry in api.get(f"/api/plugins/{plugin_id}/logs?count=0"))
+
+
 def _edit_entry(browser: Browser, api: ApiClient, plugin_id: str, entry: Path, source: str) -> None:
-    """Write the plugin's entry with no page of it open, and wait until Vite serves the new one. An entry edit
-    makes Vite reload the page: late on a busy machine, that reload would land on the page opened next."""
+    """Write the plugin's entry with no page of it open, and wait until Vite has sent its page reload and serves
+    the new entry. Late on a busy machine, that reload would land on the page opened next."""
     browser.goto("about:blank")
-    before = _served_entry(api, plugin_id)
+    before, reloads = _served_entry(api, plugin_id), _entry_reloads(api, plugin_id)
     entry.write_text(source)
-    wait_until(lambda: _served_entry(api, plugin_id) != before, 60, "Vite serving the edited entry")
+    wait_until(lambda: _entry_reloads(api, plugin_id) > reloads and _served_entry(api, plugin_id) != before, 60,
+               "Vite's page reload for the edited entry, and the entry served")
 
 
 def _open(browser: Browser, api: ApiClient, plugin_id: str) -> None:
