@@ -141,10 +141,12 @@ SLOW_GO = """#!/bin/sh
 # a go whose builds (optionally) take their time, recording any overlap of two; its other commands (plugindev
 # reads `go env` and `go mod edit -json` before a first build) run as they are. The lock is this script's (its
 # build's group leader): the real go gets no copy of it, since a Go program may leave a telemetry process behind,
-# in a session of its own, that would hold every descriptor it inherited.
+# in a session of its own, that would hold every descriptor it inherited. Only flock's conflict code means an
+# overlap: a cancelled build's flock may be the tool plugindev interrupts (it then ends by SIGINT, 130).
 if [ "$1" != build ]; then exec "{go}" "$@"; fi
 exec 9>>"{lock}"
-if ! flock -n 9; then echo OVERLAP >> "{log}"; fi
+flock -n -E 99 9
+if [ $? -eq 99 ]; then echo OVERLAP >> "{log}"; fi
 echo "start $$" >> "{log}"
 sleep {delay}
 "{go}" "$@" 9>&-
