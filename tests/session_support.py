@@ -80,7 +80,7 @@ class FakeGo:
     plugins: list[FakePlugin] = field(default_factory=list)
 
     async def build(self, binary: Path, on_line: Callable[[str], None],
-                    on_spawn: Callable[[int], None]) -> BuildResult:
+                    on_spawn: Callable[[int, Path | None], None]) -> BuildResult:
         self.builds += 1
         await asyncio.sleep(0)
         if self.build_fails:

@@ -59,7 +59,7 @@ from orchestrator.devloop.vite import PortAllocator
 from orchestrator.diagnose.status import state_from_devinfo
 from orchestrator.external import monitor as external_module
 from orchestrator.external.monitor import ExternalMonitor
-from orchestrator.go.build import go_build, stop_build
+from orchestrator.go.build import BUILD_STOP, go_build, stop_build
 from orchestrator.go.toolchain import find_go
 from orchestrator.model.events import (
     EVENT_DROPPED,
@@ -379,7 +379,7 @@ def _record(tmp_path: Path, **group: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     owner = dead_pid()
     (folder / f"{owner}.json").write_text(json.dumps({"ownerPid": owner, "ownerStartTime": None, "groups": [
-        {"kind": "plugin", "plugin_id": "p", "socket_dir": None} | group]}))
+        {"kind": "plugin", "plugin_id": "p", "temp_dir": None} | group]}))
 
 
 def test_a_record_without_a_start_time_ends_no_process(tmp_path: Path, stranger: subprocess.Popen[bytes]) -> None:
@@ -395,10 +395,10 @@ def test_a_record_of_another_group_than_its_leaders_ends_nothing(tmp_path: Path,
     assert is_alive(stranger.pid)
 
 
-def test_only_socket_folders_plugindev_made_are_removed(tmp_path: Path) -> None:
+def test_only_temp_folders_plugindev_made_are_removed(tmp_path: Path) -> None:
     precious = tmp_path / "plugindev-precious"  # the right name, in the wrong place
     precious.mkdir()
-    _record(tmp_path, pid=dead_pid(), pgid=0, start_time=None, socket_dir=str(precious))
+    _record(tmp_path, pid=dead_pid(), pgid=0, start_time=None, temp_dir=str(precious))
     run(reap_leftovers(tmp_path, grace=0.2))
     assert precious.is_dir()
 
@@ -947,7 +947,7 @@ def test_a_cancelled_go_build_leaves_no_work_folder(tmp_path: Path, cold_go: Pat
     async def scenario() -> None:
         spawned: list[int] = []
         build = asyncio.create_task(go_build(plugin, find_go(), tmp_path / "plugin", on_line=lambda _line: None,
-                                             on_spawn=spawned.append))
+                                             on_spawn=lambda pid, _temp: spawned.append(pid)))
         while not spawned:
             await asyncio.sleep(0.01)
         await _compiling(spawned[0])
@@ -961,7 +961,7 @@ def test_a_cancelled_go_build_leaves_no_work_folder(tmp_path: Path, cold_go: Pat
     assert list(cold_go.iterdir()) == []
 
 
-def test_a_stopped_go_build_is_asked_first_and_removes_its_own_work_folder(tmp_path: Path, cold_go: Path) -> None:
+def test_a_stopped_go_build_is_asked_first_and_ends_by_itself(tmp_path: Path, cold_go: Path) -> None:
     plugin = copy_fixture(tmp_path / "testplugin")
     own_tmp = cold_go / "own"
     own_tmp.mkdir()
@@ -975,8 +975,9 @@ def test_a_stopped_go_build_is_asked_first_and_removes_its_own_work_folder(tmp_p
         return code, time.monotonic() - began
 
     code, took = run(scenario())
-    assert code == 1  # go ended by itself, not by a signal: it then removes its work folder
-    assert list(own_tmp.iterdir()) == [] and took < 2.0
+    # go ended by itself, not by a signal, so it could remove its work folder (it mostly does: go_build removes the
+    # folder it gave go in any case)
+    assert code == 1 and took < BUILD_STOP
 
 
 # =====================================================================================================

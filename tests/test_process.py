@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,4 +126,23 @@ def test_a_spawn_cancelled_while_the_child_is_being_set_up_leaves_none_of_its_gr
         return grandchild
 
     grandchild = asyncio.run(cancel_midway())
+    assert not is_alive(grandchild)
+
+
+def test_an_on_spawn_that_fails_leaves_none_of_the_group(tmp_path: Path) -> None:
+    """A record that cannot be made: the caller never gets the process, so spawn ends it, and what it started."""
+    marker = tmp_path / "started"
+
+    def refuse(_pid: int) -> None:
+        deadline = time.monotonic() + 10
+        while (not marker.is_file() or not marker.read_text().strip()) and time.monotonic() < deadline:
+            pass  # until the child has started one of its own
+        raise OSError("no room for the record")
+
+    async def scenario() -> int:
+        with pytest.raises(OSError, match="no room"):
+            await spawn(["sh", "-c", f"sleep 60 & echo $! > {marker}; wait"], cwd=tmp_path, on_spawn=refuse)
+        return int(marker.read_text())
+
+    grandchild = asyncio.run(asyncio.wait_for(scenario(), 20))
     assert not is_alive(grandchild)

@@ -437,7 +437,7 @@ _BOUND = 2.0  # seconds for one read, on a busy 2-core machine
 _DOCUMENTS = st.sampled_from([
     b'{"pid": 1, "addr": "/tmp/s", "pluginId": "p"}', b'{"url": "http://127.0.0.1:1", "token": "t", "pid": 1}',
     b'{"plugins": ["/nowhere"]}', b'{"ownerPid": 1, "groups": [{"kind": "plugin", "plugin_id": "p", "pid": 1, '
-    b'"pgid": 1, "start_time": null, "socket_dir": "/nonexistent/plugindev-x"}]}',
+    b'"pgid": 1, "start_time": null, "temp_dir": "/nonexistent/plugindev-x"}]}',
     b"id: p\nversion: 1.0.0\ncapabilities: [ui]\n",
     b"a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c]\n" * 40,
 ])

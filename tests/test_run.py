@@ -489,8 +489,8 @@ def test_a_temp_folder_too_deep_for_a_socket_puts_the_plugins_socket_in_tmp(test
     deep.mkdir()
     with running([str(testplugin)], run_env(state_root, TMPDIR=str(deep))) as run:
         run.wait_status(ready, START, "the plugin ready")
-        (group,) = [group for group in recorded_groups(state_root) if group.get("socket_dir")]
-        folder = Path(group["socket_dir"])
+        (group,) = [group for group in recorded_groups(state_root) if group["kind"] == "plugin"]
+        folder = Path(group["temp_dir"])
         assert folder.parent == SOCKET_FALLBACK and folder.is_dir()
         assert run.interrupt() == 0
     assert not folder.exists() and list(deep.iterdir()) == []
@@ -536,16 +536,20 @@ def test_a_stopped_plugin_is_unadvertised_and_comes_back_on_sigcont(testplugin: 
 def test_kill_9_during_a_build_leaves_nothing_for_the_next_run(testplugin: Path, state_root: Path,
                                                                tmp_path: Path) -> None:
     go, _ = _logging_go(tmp_path, 30)
-    env = run_env(state_root)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = run_env(state_root, TMPDIR=str(temp))
     with running([str(testplugin), "--go", str(go)], env) as run:
         (build,) = run.wait_for(lambda _: [g for g in recorded_groups(state_root) if g["kind"] == "go-build"], 30,
                                 "the build recorded")
         os.kill(run.process.pid, signal.SIGKILL)
         run.process.wait(10)
-        assert group_alive(build["pgid"])  # the slow build outlived plugindev
+        assert group_alive(build["pgid"])  # the slow build outlived plugindev, and so did its GOTMPDIR
+        build_temp = Path(build["temp_dir"])
+        assert build_temp.parent == temp and build_temp.is_dir()
         with running([str(testplugin)], env) as second:
             second.wait_for(lambda r: [m for m in r.said() if "ended leftover go-build" in m], 30, "the build ended")
-            assert not group_alive(build["pgid"])
+            assert not group_alive(build["pgid"]) and not build_temp.exists()
             second.wait_status(ready, START, "the next run ready")
 
 

@@ -67,7 +67,7 @@ _PATHS = st.text(st.characters(exclude_categories=(), exclude_characters="\0"), 
 _SAVED_SETS = st.builds(SavedSet, st.lists(_PATHS, max_size=5).map(tuple))
 _GROUPS = st.builds(ProcessRecord, kind=st.sampled_from(["vite", "plugin", "go-build", "vite-build"]) | _TEXT,
                     plugin_id=_TEXT, pid=_PIDS, pgid=_PIDS, start_time=_MILLISECONDS,
-                    socket_dir=st.one_of(st.none(), st.text(_CHARACTERS, min_size=1, max_size=30)))
+                    temp_dir=st.one_of(st.none(), st.text(_CHARACTERS, min_size=1, max_size=30)))
 _RECORDS = st.builds(ProcessRecords, owner_pid=_PIDS, owner_start_time=_MILLISECONDS,
                      groups=st.lists(_GROUPS, max_size=4).map(tuple))
 
@@ -108,7 +108,7 @@ def _valid_records(records: ProcessRecords) -> bool:
     return (_integer(records.owner_pid, 1) and _maybe_integer(records.owner_start_time)
             and isinstance(records.groups, tuple) and all(
                 isinstance(g.kind, str) and isinstance(g.plugin_id, str) and _integer(g.pid, 1) and _integer(g.pgid, 1)
-                and _maybe_integer(g.start_time) and (g.socket_dir is None or _text(g.socket_dir))
+                and _maybe_integer(g.start_time) and (g.temp_dir is None or _text(g.temp_dir))
                 for g in records.groups))
 
 
@@ -173,7 +173,7 @@ _FIELDS: list[tuple[Codec, FieldPath]] = [
     *((CODECS[1], (key,)) for key in ("url", "token", "pid", "startTime")),
     (CODECS[2], ("plugins",)), (CODECS[2], ("plugins", 0)),
     *((CODECS[3], path) for path in [("ownerPid",), ("ownerStartTime",), ("groups",), ("groups", 0)]),
-    *((CODECS[3], ("groups", 0, key)) for key in ("kind", "plugin_id", "pid", "pgid", "start_time", "socket_dir")),
+    *((CODECS[3], ("groups", 0, key)) for key in ("kind", "plugin_id", "pid", "pgid", "start_time", "temp_dir")),
 ]
 
 
@@ -285,7 +285,7 @@ GOLDEN_RECORDS = """{
       "pid": @PID@,
       "pgid": @PID@,
       "start_time": @START@,
-      "socket_dir": "/tmp/plugindev-abc"
+      "temp_dir": "/tmp/plugindev-abc"
     },
     {
       "kind": "vite",
@@ -293,7 +293,7 @@ GOLDEN_RECORDS = """{
       "pid": 1,
       "pgid": 1,
       "start_time": @START1@,
-      "socket_dir": null
+      "temp_dir": null
     }
   ]
 }

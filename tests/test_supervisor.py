@@ -264,7 +264,7 @@ class FlakyGo(FakeGo):
         self.plugin = plugin
 
     async def build(self, binary: Path, on_line: Callable[[str], None],
-                    on_spawn: Callable[[int], None]) -> BuildResult:
+                    on_spawn: Callable[[int, Path | None], None]) -> BuildResult:
         result = await super().build(binary, on_line, on_spawn)
         binary.write_text(_FLAKY_PLUGIN.format(plugin=self.plugin))
         binary.chmod(0o755)

@@ -10,8 +10,11 @@ from pathlib import Path
 from orchestrator.common.errors import PlugindevError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # orchestrator/
+# the temporary folders of the processes plugindev starts (a plugin's socket folder, a go build's GOTMPDIR) are
+# named so: the start-up cleanup removes only folders so named
+TEMP_DIR_PREFIX = "plugindev-"
 # A Unix socket's path holds at most 103 bytes on macOS (107 on Linux). go-plugin names a plugin's socket
-# `plugin<up to 10 digits>` inside the folder plugindev makes for it (`plugindev-` and 8 random characters).
+# `plugin<up to 10 digits>` inside the folder plugindev makes for it (TEMP_DIR_PREFIX and 8 random characters).
 _SOCKET_PATH_MAX = 103
 _SOCKET_IN_FOLDER = len("/plugindev-12345678/plugin4294967295")
 SOCKET_FALLBACK = Path("/tmp")

@@ -108,7 +108,8 @@ async def spawn(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]
     """Start `argv` as the leader of a new process group (so one signal reaches it and all its children).
 
     `on_spawn(pid)` runs before anything else can fail, so the caller can record the group for cleanup even
-    if plugindev is killed a moment later. Output is piped; stdin is closed unless `pipe_stdin`.
+    if plugindev is killed a moment later; should it fail, the group is stopped. Output is piped; stdin is closed
+    unless `pipe_stdin`.
     """
     starting = asyncio.ensure_future(asyncio.create_subprocess_exec(
         *argv, cwd=cwd, env=None if env is None else dict(env),
@@ -127,7 +128,11 @@ async def spawn(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]
         with contextlib.suppress(OSError):
             await stop_group(await starting)
         raise
-    on_spawn(process.pid)
+    try:
+        on_spawn(process.pid)
+    except BaseException:
+        await stop_group(process)
+        raise
     return process
 
 

@@ -70,7 +70,7 @@ DEBUG_PORTS = PortAllocator(range(DEBUG_PORT, DEBUG_PORT + 100), "Delve")
 
 class Builder(Protocol):
     async def build(self, binary: Path, on_line: Callable[[str], None],
-                    on_spawn: Callable[[int], None]) -> BuildResult: ...
+                    on_spawn: Callable[[int, Path | None], None]) -> BuildResult: ...
 
 
 class GoBuilder:
@@ -85,7 +85,7 @@ class GoBuilder:
         self.debug = debug  # built for a debugger (run --debug)
 
     async def build(self, binary: Path, on_line: Callable[[str], None],
-                    on_spawn: Callable[[int], None]) -> BuildResult:
+                    on_spawn: Callable[[int, Path | None], None]) -> BuildResult:
         return await go_build(self.plugin_dir, self.go, binary, on_line=on_line, on_spawn=on_spawn,
                               progress=self.progress, debug=self.debug)
 
@@ -170,9 +170,9 @@ class GoBackend:
         self._log("go build ./pkg", source=Source.GO_BUILD)
         pids: list[int] = []
 
-        def spawned(pid: int) -> None:
+        def spawned(pid: int, temp_dir: Path | None) -> None:
             pids.append(pid)
-            self.ctx.record("go-build", pid, None)
+            self.ctx.record("go-build", pid, temp_dir)
 
         try:
             result = await self.builder.build(staged_binary(self.ctx.state_dir),
@@ -286,7 +286,7 @@ class GoBackend:
         port = self.ctx.state().vitePort
         extra = {"OMNIVIEW_VITE_PORT": str(port)} if port else {}
         plugin = await self.launch(self.ctx.state_dir / "bin" / "plugin", extra, self._plugin_output,
-                                   lambda pid, sockets: self.ctx.record("plugin", pid, sockets))
+                                   lambda pid, socket_dir: self.ctx.record("plugin", pid, socket_dir))
         healthy = False
         try:
             if not (healthy := await plugin.check_health()):

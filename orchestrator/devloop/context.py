@@ -39,7 +39,7 @@ class PartContext:
     report: Callable[[Change], None]
     log: Callable[[Source, Level, str], None]
     report_errors: Callable[[str, list[BuildError]], None]  # a source's errors now (BuildError.source)
-    record: Callable[[str, int, Path | None], None]  # a process group started: kind, pid, socket folder
+    record: Callable[[str, int, Path | None], None]  # a process group started: kind, pid, its temporary folder
     forget: Callable[[int], None]  # that group is gone
     state: Callable[[], DevState]
     unexpected: Callable[[str], None]  # one line: something the part left running stopped on an unexpected error

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from orchestrator.common.durations import seconds_text
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.lines import READ_CHUNK, LineSplitter, pump_lines
-from orchestrator.common.paths import socket_parent
+from orchestrator.common.paths import TEMP_DIR_PREFIX, socket_parent
 from orchestrator.common.process import signal_group, spawn, start_time, stop_group
 from orchestrator.common.rebuild import wait_first
 from orchestrator.common.tasks import ended, raise_failure
@@ -45,7 +45,6 @@ from orchestrator.go.handshake import (
     shorten,
 )
 from orchestrator.go.health import go_plugin_health
-from orchestrator.statefiles.registry import SOCKET_DIR_PREFIX
 
 if TYPE_CHECKING:
     import grpc.aio
@@ -112,7 +111,7 @@ class PluginProcess:
         `on_spawn(pid, socket_dir)` runs as soon as the process exists, before the handshake. Raises
         HandshakeError (the process group killed, nothing left behind) when no valid handshake comes.
         """
-        socket_dir = Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX, dir=socket_parent()))  # 0700: ours alone
+        socket_dir = Path(tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX, dir=socket_parent()))  # 0700: ours alone
         full_env = {k: v for k, v in (os.environ if env is None else env).items() if k not in _DROPPED_ENV}
         full_env |= {COOKIE_KEY: plugin_id, "PLUGIN_UNIX_SOCKET_DIR": str(socket_dir), **(extra_env or {})}
         try:

@@ -71,7 +71,7 @@ class PluginSession:
         self.context = PartContext(
             plugin_id=manifest.id, plugin_dir=self.plugin_dir, state_dir=state_dir,
             options=options, report=self.report, log=self.record.log, report_errors=self.record.report_errors,
-            record=lambda kind, pid, sockets: registry.add(kind, manifest.id, pid, sockets),
+            record=lambda kind, pid, temp_dir: registry.add(kind, manifest.id, pid, temp_dir),
             forget=registry.discard, state=lambda: self.record.state, unexpected=self.unexpected, slots=slots)
         self._make_parts = make_parts or default_parts
         self.restarts = restarts  # False: a part that stops on an unexpected error ends the session instead

@@ -21,6 +21,7 @@ from pathlib import Path
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_failure
 from orchestrator.common.lines import pump_lines
+from orchestrator.common.paths import TEMP_DIR_PREFIX
 from orchestrator.common.process import descendants, signal_tree, spawn, stop_group
 from orchestrator.go.progress import BuildProgress
 from orchestrator.model.events import BuildError
@@ -29,7 +30,7 @@ from orchestrator.model.events import BuildError
 BUILD_STOP = 2.0
 TOOL_POLL = 0.02  # seconds between looks at the tools a stopping go build runs
 TOOL_WAIT = 0.2  # seconds without a tool after which a stopping go build is taken to run none (loading packages)
-BUILD_TMP_PREFIX = "plugindev-go-"  # a build's own GOTMPDIR, in the temp dir (or the author's GOTMPDIR)
+BUILD_TMP_PREFIX = f"{TEMP_DIR_PREFIX}go-"  # a build's own GOTMPDIR, in the temp dir (or the author's GOTMPDIR)
 # Development builds leave DWARF out: the linker writes a third less, so a reload is that much faster, and panics
 # still print file:line stack traces (those come from the runtime's own tables). `run --debug` builds for Delve
 # instead: DWARF kept, optimizations and inlining off, so every line and variable can be inspected.
@@ -61,16 +62,17 @@ class BuildResult:
 
 
 async def go_build(plugin_dir: Path, go: str, binary: Path, *, on_line: Callable[[str], None],
-                   on_spawn: Callable[[int], None] = lambda _pid: None,
+                   on_spawn: Callable[[int, Path | None], None] = lambda _pid, _temp: None,
                    progress: BuildProgress | None = None, debug: bool = False) -> BuildResult:
     """`go build -o BINARY ./pkg` (with DEBUG_BUILD_FLAGS when `debug`, else DEV_BUILD_FLAGS), output streamed;
     cancelling it ends the whole build (go runs compile and link as children) and waits for it, so no two builds
     ever overlap. Each build has a temporary folder of its own (GOTMPDIR, where go makes its `go-build*` work
-    folder), removed after it however it ends. With `progress`, modules the module cache lacks are downloaded
-    first, and a slow build says so as it goes."""
+    folder), removed after it however it ends; `on_spawn(pid, folder)` tells it with the build's pid, so a kill -9 of
+    plugindev mid-build leaves the next start a record of it. With `progress`, modules the module cache lacks are
+    downloaded first, and a slow build says so as it goes."""
     started = time.monotonic_ns()
     if progress is not None:
-        await progress.fetch_modules(plugin_dir, go, on_line=on_line, on_spawn=on_spawn)
+        await progress.fetch_modules(plugin_dir, go, on_line=on_line, on_spawn=lambda pid: on_spawn(pid, None))
     parent = os.environ.get("GOTMPDIR") or tempfile.gettempdir()  # the author's GOTMPDIR is kept
     try:
         own_tmp = Path(tempfile.mkdtemp(prefix=BUILD_TMP_PREFIX, dir=parent))
@@ -80,7 +82,8 @@ async def go_build(plugin_dir: Path, go: str, binary: Path, *, on_line: Callable
     try:
         flags = DEBUG_BUILD_FLAGS if debug else DEV_BUILD_FLAGS
         process = await spawn([go, "build", "-buildvcs=false", *flags, "-o", str(binary), "./pkg"],
-                              cwd=plugin_dir, env=os.environ | {"GOTMPDIR": str(own_tmp)}, on_spawn=on_spawn,
+                              cwd=plugin_dir, env=os.environ | {"GOTMPDIR": str(own_tmp)},
+                              on_spawn=lambda pid: on_spawn(pid, own_tmp),
                               merge_stderr=True)
         lines: list[str] = []
 

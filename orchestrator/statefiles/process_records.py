@@ -22,7 +22,9 @@ class ProcessRecord:
     pid: int
     pgid: int
     start_time: int | None  # ms since the epoch
-    socket_dir: str | None = None  # go-plugin's private socket folder, left behind when the group is killed
+    # a temporary folder of the group's own (go-plugin's socket folder, a go build's GOTMPDIR), left behind when
+    # the group is killed
+    temp_dir: str | None = None
 
     def alive(self) -> bool:
         """The group's leader is still the process plugindev started: the same pid and start time. A record
@@ -55,11 +57,11 @@ def decode_records(raw: bytes) -> ProcessRecords:
 def _group(group: Any, name: str) -> ProcessRecord:
     if not isinstance(group, dict):
         raise Rejected(f"{name} must be an object, got {shown(group)}")
-    socket_dir = text(group, "socket_dir", name=f"{name}.socket_dir") or None
+    temp_dir = text(group, "temp_dir", name=f"{name}.temp_dir") or None
     return ProcessRecord(kind=text(group, "kind", name=f"{name}.kind"),
                          plugin_id=text(group, "plugin_id", name=f"{name}.plugin_id"),
                          pid=positive(group, "pid", f"{name}.pid"), pgid=positive(group, "pgid", f"{name}.pgid"),
-                         start_time=integer(group, "start_time", f"{name}.start_time"), socket_dir=socket_dir)
+                         start_time=integer(group, "start_time", f"{name}.start_time"), temp_dir=temp_dir)
 
 
 def load_records(path: Path) -> ProcessRecords:

@@ -7,7 +7,7 @@
   and an install before it builds. The kernel drops the lock when its holder dies, however it dies.
 
 What these files say is checked before anything is ended or removed: a process group only when its leader is
-the very process recorded (pid and start time), a socket folder only when plugindev made it, and nothing
+the very process recorded (pid and start time), a temporary folder only when plugindev made it, and nothing
 through a link. A record that cannot be written (a full disk) is said and retried: what runs goes on.
 """
 
@@ -27,7 +27,7 @@ from typing import IO
 
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import UnreadableFile, open_regular, write_failure
-from orchestrator.common.paths import SOCKET_FALLBACK
+from orchestrator.common.paths import SOCKET_FALLBACK, TEMP_DIR_PREFIX
 from orchestrator.common.process import is_alive, signal_group, start_time
 from orchestrator.statefiles.bookkeeping import KeptFile, SayLevel
 from orchestrator.statefiles.codec import Rejected
@@ -35,15 +35,15 @@ from orchestrator.statefiles.devinfo import DEVINFO, load_devinfo
 from orchestrator.statefiles.process_records import ProcessRecord, ProcessRecords, encode_records, load_records
 
 LOCK_HOLDER_LIMIT = 64  # bytes of a lock file: the holder's pid and command
-SOCKET_DIR_PREFIX = "plugindev-"  # plugin_process makes each plugin's socket folder so, in the temp dir
 
 
-def own_socket_dir(recorded: str) -> Path | None:
-    """The socket folder a record names, when plugindev made it (`plugindev-*` in the temp dir or /tmp, a real folder
-    of this user); None for anything else, which is never removed."""
+def own_temp_dir(recorded: str) -> Path | None:
+    """The temporary folder a record names, when plugindev made it (`plugindev-*` in the temp dir or /tmp, a real
+    folder of this user); None for anything else, which is never removed (a go build's folder in the author's own
+    GOTMPDIR among them)."""
     path = Path(recorded)
     in_temp = path.parent in (Path(tempfile.gettempdir()), SOCKET_FALLBACK)  # see common.paths.socket_parent
-    if not in_temp or not path.name.startswith(SOCKET_DIR_PREFIX):
+    if not in_temp or not path.name.startswith(TEMP_DIR_PREFIX):
         return None
     try:
         info = os.lstat(path)
@@ -77,9 +77,9 @@ class ProcessRegistry:
         self.records: dict[int, ProcessRecord] = {}
         self._file = KeptFile(self.path, say)
 
-    def add(self, kind: str, plugin_id: str, pid: int, socket_dir: Path | None = None) -> None:
+    def add(self, kind: str, plugin_id: str, pid: int, temp_dir: Path | None = None) -> None:
         self.records[pid] = ProcessRecord(kind, plugin_id, pid, pid, start_time(pid),
-                                          str(socket_dir) if socket_dir else None)
+                                          str(temp_dir) if temp_dir else None)
         self._save()
 
     def discard(self, pid: int) -> None:
@@ -190,9 +190,9 @@ async def reap_leftovers(state_root: Path, grace: float = 2.0) -> list[str]:
             done.append(f"ended leftover {record.kind} process group {record.pgid} of {record.plugin_id} "
                         f"(plugindev {owner} is gone)")
         for record in records:
-            socket_dir = own_socket_dir(record.socket_dir) if record.socket_dir is not None else None
-            if socket_dir is not None:
-                shutil.rmtree(socket_dir, ignore_errors=True)
+            temp_dir = own_temp_dir(record.temp_dir) if record.temp_dir is not None else None
+            if temp_dir is not None:
+                shutil.rmtree(temp_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
     plugins = state_root / "plugins"
