@@ -59,7 +59,7 @@ from orchestrator.devloop.vite import PortAllocator
 from orchestrator.diagnose.status import state_from_devinfo
 from orchestrator.external import monitor as external_module
 from orchestrator.external.monitor import ExternalMonitor
-from orchestrator.go.build import BUILD_STOP, go_build, stop_build
+from orchestrator.go.build import BUILD_STOP, go_build, runs_its_own_program, stop_build
 from orchestrator.go.toolchain import find_go
 from orchestrator.model.events import (
     EVENT_DROPPED,
@@ -959,6 +959,34 @@ def test_a_cancelled_go_build_leaves_no_work_folder(tmp_path: Path, cold_go: Pat
 
     run(scenario())
     assert list(cold_go.iterdir()) == []
+
+
+def test_a_stopped_go_builds_children_are_interrupted_only_once_they_run_their_own_program(tmp_path: Path) -> None:
+    """Until its exec, a child go starts shares go's memory (vfork): a signal then killed go itself, by SIGTRAP. A
+    stand-in for go forks a child that never execs (and notes any SIGINT) and starts a tool that did."""
+    noted, ready = tmp_path / "interrupted", tmp_path / "forked"
+    script = ("import os, signal, subprocess, time\n"
+              "if os.fork() == 0:\n"
+              f"    signal.signal(signal.SIGINT, lambda *_: open({str(noted)!r}, 'w').close())\n"
+              "    while True: time.sleep(1)\n"
+              "subprocess.Popen(['sleep', '60'])\n"
+              f"open({str(ready)!r}, 'w').close()\n"
+              "time.sleep(60)\n")
+
+    async def scenario() -> list[str]:
+        process = await spawn([sys.executable, "-c", script], cwd=tmp_path)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not (ready.exists() and len(descendants(process.pid)) == 2):
+            assert loop.time() < deadline, "the stand-in's two children"
+            await asyncio.sleep(0.02)
+        children = descendants(process.pid)
+        with_own_program = [child.name() for child in children if runs_its_own_program(child, process.pid)]
+        await stop_build(process)
+        return with_own_program
+
+    assert run(scenario()) == ["sleep"]
+    assert not noted.exists()  # the forked child was never interrupted (only ended with the rest)
 
 
 def test_a_stopped_go_build_is_asked_first_and_ends_by_itself(tmp_path: Path, cold_go: Path) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from orchestrator.common.errors import PlugindevError
 from orchestrator.common.files import write_failure
 from orchestrator.common.lines import pump_lines
@@ -119,11 +121,19 @@ async def stop_build(process: asyncio.subprocess.Process) -> int:
     idle_until = loop.time() + TOOL_WAIT
     while process.returncode is None and loop.time() < min(deadline, idle_until):
         if tools := descendants(process.pid):  # go starts tools one after another: each is interrupted
-            signal_tree(tools, signal.SIGINT)
+            signal_tree([tool for tool in tools if runs_its_own_program(tool, process.pid)], signal.SIGINT)
             idle_until = loop.time() + TOOL_WAIT
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), TOOL_POLL)
     return await stop_group(process, timeout=0.0)
+
+
+def runs_its_own_program(child: psutil.Process, go_pid: int) -> bool:
+    """Whether a child of go runs its tool already. Until its exec, go's child shares go's memory (Linux starts it
+    with vfork): a signal then could end go itself (seen as go killed by SIGTRAP), so it is left for the next look."""
+    with contextlib.suppress(psutil.Error):
+        return child.ppid() != go_pid or child.name() != psutil.Process(go_pid).name()
+    return False
 
 
 # What `go build` says when go.mod/go.sum do not match the imports: `go mod tidy` is the fix.
