@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,19 @@ def test_two_at_once_make_one_node_env_and_one_install(tmp_path: Path, monkeypat
     assert sum("nodeenv" in argv for argv in runs) == 1
     assert sum("install" in argv for argv in runs) == 1
     assert (folder / "node_modules" / next(iter(LEXER_PACKAGE)) / "package.json").is_file()
+
+
+@pytest.mark.parametrize("shape", ["fifo", "symlink"])
+def test_a_cache_lock_that_is_no_regular_file_is_one_line_saying_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str) -> None:
+    monkeypatch.setenv("PLUGINDEV_CACHE_DIR", str(tmp_path))
+    env, _args = node_module.planned_node_env(asyncio.run(node_module.system_node_version()))
+    lock = env.root.with_name(env.root.name + ".lock")
+    lock.parent.mkdir(parents=True)
+    if shape == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PlugindevError, match=r"the cache's lock file .*\.lock is a .*, not a regular file; remove it"):
+        asyncio.run(ensure_node_env())
+    assert not (tmp_path / "elsewhere").exists()

@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from orchestrator.common.files import open_regular
+from orchestrator.common.errors import PlugindevError
+from orchestrator.common.files import UnreadableFile, open_regular
 
 _POLL = 0.1  # seconds between tries while another holds the lock: installs take seconds, a poll is cheap
 
@@ -25,7 +26,10 @@ async def cache_lock(folder: Path) -> AsyncIterator[None]:
     """Held while the body fills `folder`; waits (without blocking the event loop) while another fills it."""
     lock = folder.with_name(folder.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = open_regular(lock, os.O_RDWR | os.O_CREAT, follow_symlinks=False)
+    try:  # never through a link, never a pipe that would block
+        fd = open_regular(lock, os.O_RDWR | os.O_CREAT, follow_symlinks=False)
+    except UnreadableFile as exc:
+        raise PlugindevError(f"the cache's lock file {exc}; remove it (plugindev makes it anew)") from None
     try:
         while True:
             try:
