@@ -19,7 +19,7 @@ import psutil
 import pytest
 from conftest import plugindev
 from go_support import FIXTURE, copy_fixture
-from run_support import RunHandle, devinfo, gone, ready, run_env, running, wait_new_devinfo
+from run_support import RunHandle, devinfo, gone, ready, run_env, running, wait_new_devinfo, wait_until
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
 from orchestrator.common.net import DEBUG_PORT, HOST
@@ -124,6 +124,14 @@ def _under_delve(pid: int, port: int) -> bool:
     return parent is not None and parent.cmdline()[1:4] == ["exec", "--headless", f"--listen={HOST}:{port}"]
 
 
+def _bound(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind((HOST, port))
+    except OSError:
+        return False
+    return True
+
+
 def _attach(client: Path, info_file: Path) -> subprocess.Popen[str]:
     """The IDE's go-plugin client, reattaching through .devinfo and listing the resource."""
     return subprocess.Popen([str(client), "-devinfo", str(info_file), "-resource", RESOURCE],
@@ -172,8 +180,10 @@ def test_run_debug_breaks_on_a_handler_and_the_ides_client_gets_its_answer(tmp_p
             assert delve.call("Command", {"name": "halt"})["State"]["Running"] is False
             delve.call("CreateBreakpoint", {"Breakpoint": {"FunctionName": HANDLER}})
             delve.send("Command", {"name": "continue"})
-            attached = _attach(attach_client, info_file)
             watcher = Delve(port)
+            # the continue is under way (a loaded machine may answer State before it): a stop now is the breakpoint's
+            wait_until(lambda: watcher.state()["Running"], 30, "the plugin running on after the halt")
+            attached = _attach(attach_client, info_file)
             _wait_halted_at(watcher, HANDLER, 60)
 
             # Paused longer than a health check waits: plugindev does not take it for a failing plugin.
@@ -230,9 +240,9 @@ def test_plugins_share_one_delve_install_and_each_has_a_port_of_its_own_not_a_ta
     # each fixture copy is the plugin it is started as; Delve is not installed in that cache yet
     env = run_env(state_root, TESTPLUGIN_ID_FROM_COOKIE="1", PLUGINDEV_CACHE_DIR=str(tmp_path / "cache"))
     with socket.socket() as held:
-        with suppress(OSError):  # when someone else holds it, it is taken all the same
-            held.bind((HOST, DEBUG_PORT))
-            held.listen()
+        # held by this test: another's hold (a suite beside this one, debugging) may end before plugindev looks
+        wait_until(lambda: _bound(held, DEBUG_PORT), 120, f"port {DEBUG_PORT} free to hold")
+        held.listen()
         with running([*map(str, plugins), "--debug"], env) as run:
             for plugin_id in ids:
                 run.wait_status(lambda s, plugin_id=plugin_id: s["pluginID"] == plugin_id and ready(s), START,

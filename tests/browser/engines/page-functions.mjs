@@ -2,6 +2,10 @@
 // makes the source a function in the page's global scope, whatever the engine's own evaluate does with closures.
 export const runInPage = ([src, value]) => (0, eval)(`(${src})`)(value);
 
+// How long an action waits for its element to be rendered, as Playwright's default action timeout.
+export const ACTION_TIMEOUT_MS = 30000;
+export const ELEMENT_THERE = '(selector) => document.querySelector(selector) !== null';
+
 // Empty a text field with one input event, as Playwright's fill does before typing (a cleared search must
 // reach the page's listeners in every engine).
 export const clearField = (selector) => {

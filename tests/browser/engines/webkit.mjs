@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 
-import { clearField, selectOption } from './page-functions.mjs';
+import { ACTION_TIMEOUT_MS, ELEMENT_THERE, clearField, selectOption } from './page-functions.mjs';
 
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const POLL_MS = 16;
@@ -88,6 +88,17 @@ export async function open(args) {
     const found = await request('POST', `${session}/element`, { using: 'css selector', value: selector });
     return `${session}/element/${found[ELEMENT]}`;
   };
+  const wait = async ({ fn, arg, timeout }) => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const value = await evaluate({ fn, arg });
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`Timeout ${timeout}ms exceeded waiting for ${fn}`);
+      await sleep(POLL_MS);
+    }
+  };
+  // as Playwright does before acting on an element: wait until the page has rendered it
+  const rendered = (selector) => wait({ fn: ELEMENT_THERE, arg: selector, timeout: ACTION_TIMEOUT_MS });
   const noted = async () => {
     const taken = await evaluate({ fn: TAKE_MESSAGES });
     if (taken !== null) return taken;
@@ -102,22 +113,21 @@ export async function open(args) {
       return request('GET', `${session}/url`);
     },
     evaluate,
-    wait: async ({ fn, arg, timeout }) => {
-      const deadline = Date.now() + timeout;
-      for (;;) {
-        const value = await evaluate({ fn, arg });
-        if (value) return value;
-        if (Date.now() > deadline) throw new Error(`Timeout ${timeout}ms exceeded waiting for ${fn}`);
-        await sleep(POLL_MS);
-      }
+    wait,
+    click: async ({ selector }) => {
+      await rendered(selector);
+      return request('POST', `${await find(selector)}/click`, {});
     },
-    click: async ({ selector }) => request('POST', `${await find(selector)}/click`, {}),
     // as Playwright's fill: the old text goes with one input event, then the new text is typed
     fill: async ({ selector, value }) => {
+      await rendered(selector);
       await evaluate({ fn: clearField.toString(), arg: selector });
       if (value) await request('POST', `${await find(selector)}/value`, { text: value });
     },
-    select: ({ selector, value }) => evaluate({ fn: selectOption.toString(), arg: [selector, value] }),
+    select: async ({ selector, value }) => {
+      await rendered(selector);
+      return evaluate({ fn: selectOption.toString(), arg: [selector, value] });
+    },
     messages: noted,
     close: async () => {
       await request('DELETE', session).catch(() => {});
