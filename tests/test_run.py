@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import ExitStack
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -305,23 +304,14 @@ def _hold(port: int) -> socket.socket:
     return sock
 
 
-def test_a_taken_port_moves_vite_to_the_next_and_a_full_range_is_an_error(tmp_path: Path, state_root: Path) -> None:
+def test_a_taken_port_moves_vite_to_the_next(tmp_path: Path, state_root: Path) -> None:
+    # (a full range is test_vite_server's: holding the shared range would fail every Vite started meanwhile, this
+    # suite's other worker's and another suite's)
     plugin = _full_plugin(tmp_path, "ui")
     held = allocate_port()  # the port plugindev would take first
-    with ExitStack() as stack:
-        stack.callback(_hold(held).close)
-        with running([str(plugin)], run_env(state_root)) as run:
-            up = run.wait_status(lambda s: s["viteStatus"] == "ready", START, "Vite ready")
-            assert up["vitePort"] != held  # the held port is skipped (another may free up meanwhile)
-        for port in range(15173, 15273):
-            try:
-                stack.callback(_hold(port).close)
-            except OSError:
-                continue  # already taken by someone else: taken all the same
-        with running([str(plugin)], run_env(state_root)) as run:
-            code = run.process.wait(60)
-            assert code == 1
-            assert any("no free port for Vite in 15173-15272" in line for line in run.stderr)
+    with _hold(held), running([str(plugin)], run_env(state_root)) as run:
+        up = run.wait_status(lambda s: s["viteStatus"] == "ready", START, "Vite ready")
+        assert up["vitePort"] != held  # the held port is skipped (another may free up meanwhile)
 
 
 def test_backend_only_no_vite_and_ui_build_modes(tmp_path: Path, state_root: Path) -> None:

@@ -113,9 +113,9 @@ def fake_serving_vite(tmp_path: Path) -> Path:
                                f"exec {sys.executable} -m http.server \"$2\" --bind 127.0.0.1 --directory {root}\n")
 
 
-def held_port() -> tuple[socket.socket, int]:
-    """A listening socket on the first free port of the Vite range (15173 on a quiet machine)."""
-    port = allocate_port()
+def held_port(port: int | None = None) -> tuple[socket.socket, int]:
+    """A listening socket on `port`, by default the first free port of the Vite range (15173 on a quiet machine)."""
+    port = allocate_port() if port is None else port
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # earlier tests' TIME_WAIT connections
     sock.bind(("127.0.0.1", port))
@@ -168,6 +168,10 @@ def test_allocate_port_skips_a_bound_port() -> None:
 def test_allocate_port_names_the_range_when_all_are_taken() -> None:
     with pytest.raises(PlugindevError, match="15300-15302"):
         allocate_port(taken={15300, 15301, 15302}, ports=range(15300, 15303))
+    sock, port = held_port(free_port())  # one of this test's own: holding the shared range fails others' Vites
+    with sock, pytest.raises(PlugindevError, match=f"^no free port for Vite in {port}-{port} on 127.0.0.1; stop "
+                                                   "whatever listens there"):
+        allocate_port(ports=range(port, port + 1))
     assert range(15173, 15273) == PORT_RANGE
 
 
