@@ -105,7 +105,8 @@ def test_pump_lines_passes_on_a_line_longer_than_the_stream_limit(tmp_path: Path
 def test_a_spawn_cancelled_while_the_child_is_being_set_up_leaves_none_of_its_group(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A build cancelled by the next save right as it starts: the child and what it started must go too (they
-    kept a lock a second build then found taken). The set-up is slowed down so the cancel lands inside it."""
+    kept a lock a second build then found taken), and it is reported as any other (recorded, so a kill -9 of
+    plugindev meanwhile leaves a record of it). The set-up is slowed down so the cancel lands inside it."""
     marker = tmp_path / "started"
     real = asyncio.create_subprocess_exec
 
@@ -114,19 +115,23 @@ def test_a_spawn_cancelled_while_the_child_is_being_set_up_leaves_none_of_its_gr
         await asyncio.sleep(5)  # the cancel arrives here: the child runs, its creation has not returned
         return process
 
-    async def cancel_midway() -> int:
+    spawned: list[int] = []
+
+    async def cancel_midway() -> tuple[int, int]:
         monkeypatch.setattr(asyncio, "create_subprocess_exec", slow_setup)
-        starting = asyncio.ensure_future(spawn(["sh", "-c", f"sleep 60 & echo $! > {marker}; wait"], cwd=tmp_path))
-        while not marker.is_file() or not marker.read_text().strip():
+        starting = asyncio.ensure_future(spawn(["sh", "-c", f"sleep 60 & echo $$ $! > {marker}; wait"], cwd=tmp_path,
+                                               on_spawn=spawned.append))
+        while not marker.is_file() or len(marker.read_text().split()) < 2:
             await asyncio.sleep(0.02)
-        grandchild = int(marker.read_text())
+        child, grandchild = map(int, marker.read_text().split())
         starting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await starting
-        return grandchild
+        return child, grandchild
 
-    grandchild = asyncio.run(cancel_midway())
-    assert not is_alive(grandchild)
+    child, grandchild = asyncio.run(cancel_midway())
+    assert not is_alive(grandchild) and not is_alive(child)
+    assert spawned == [child]
 
 
 def test_an_on_spawn_that_fails_leaves_none_of_the_group(tmp_path: Path) -> None:

@@ -124,9 +124,14 @@ async def spawn(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]
         raise PlugindevError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
     except asyncio.CancelledError:
         # Cancelled while the child was being set up: it may run already, and what it started too. asyncio on its
-        # own would kill the leader alone (or nothing), so the creation is let finish and the whole group stopped.
+        # own would kill the leader alone (or nothing), so the creation is let finish, the group reported as any
+        # other (a kill -9 of plugindev meanwhile leaves its record), and stopped whole.
         with contextlib.suppress(OSError):
-            await stop_group(await starting)
+            process = await starting
+            try:
+                on_spawn(process.pid)
+            finally:
+                await stop_group(process)
         raise
     try:
         on_spawn(process.pid)
