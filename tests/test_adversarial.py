@@ -813,8 +813,10 @@ def test_two_removals_of_one_plugin_at_once_are_one_200_and_one_404(served: Serv
     served.api.wait_state("testplugin", ready, SERVE_START, "the plugin ready")
     removal: Request = ("DELETE", "/api/plugins/testplugin", {}, b"")
     answers = sorted(run(_answers(served.api, removal, removal)), key=lambda answer: answer[0])
-    assert answers == [(200, {"removed": "testplugin"}),
-                       (404, {"error": "plugin 'testplugin' was removed meanwhile"})]
+    # the second is answered during the first's removal or, on a loaded machine, after it
+    assert answers[0] == (200, {"removed": "testplugin"})
+    assert answers[1] in ((404, {"error": "plugin 'testplugin' was removed meanwhile"}),
+                          (404, {"error": "no plugin 'testplugin' here; add it with its folder first"}))
     assert served.api.get("/api/plugins") == []
     assert json.loads((served.state_root / "plugindev" / "managed.json").read_text()) == {"plugins": []}
 
