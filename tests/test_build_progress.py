@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -78,30 +79,38 @@ def test_missing_modules_are_the_required_ones_the_cache_lacks(tmp_path: Path,
 
 
 def test_ticks_come_at_whole_intervals_while_the_work_runs_and_never_after() -> None:
+    # what holds however late a loaded machine runs each tick: the n-th never comes before n whole intervals, at
+    # most one comes per interval of the body, and none once the body is over
     ticks: list[float] = []
 
-    async def work() -> None:
+    async def work() -> tuple[int, float]:
+        began = time.monotonic()
         async with every(0.05, ticks.append):
             await asyncio.sleep(0.23)
+        during, body = len(ticks), time.monotonic() - began
         await asyncio.sleep(0.15)
+        return during, body
 
-    asyncio.run(work())
-    assert 3 <= len(ticks) <= 4, ticks
-    assert all(abs(tick - 0.05 * (i + 1)) < 0.04 for i, tick in enumerate(ticks)), ticks
+    during, body = asyncio.run(work())
+    assert 1 <= len(ticks) == during <= int(body / 0.05), ticks
+    assert all(tick >= 0.05 * (i + 1) for i, tick in enumerate(ticks)), ticks
 
 
 def test_a_slow_build_says_its_time_and_once_that_the_first_is_a_one_time_cost() -> None:
     said: list[str] = []
     progress = BuildProgress(said.append, interval=0.05)
 
-    async def two_slow_builds() -> None:
+    async def two_slow_builds() -> list[int]:
+        counts = []
         for _ in range(2):
             async with progress.compiling():
-                await asyncio.sleep(0.12)
+                await asyncio.sleep(0.12)  # two intervals and more: each build says its time (twice, unless late)
+            counts.append(len(said))
+        return counts
 
-    asyncio.run(two_slow_builds())
-    assert len(said) == 4 and all(line.startswith("go build: ") and " s so far" in line for line in said), said
-    assert [("one-time" in line or "once" in line) for line in said] == [True, False, False, False], said
+    first, both = asyncio.run(two_slow_builds())
+    assert 1 <= first < both and all(line.startswith("go build: ") and " s so far" in line for line in said), said
+    assert [("one-time" in line or "once" in line) for line in said] == [True] + [False] * (both - 1), said
 
 
 def test_a_download_that_fails_is_left_to_the_build_and_tried_again_said_shorter(
