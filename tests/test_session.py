@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from session_support import FAST_BACKOFF, FakeGo, FakeVite, Harness, harness
+from vite_support import own_port
 
 from orchestrator.common.net import HOST
 from orchestrator.common.process import is_alive
@@ -76,7 +77,7 @@ def test_a_good_build_replaces_the_process_and_rewrites_devinfo(tmp_path: Path) 
 
 def test_vite_that_exits_is_reported_and_restarted_on_the_same_port(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with harness(tmp_path) as h:
+        async with harness(tmp_path, ports=own_port()) as h:
             port = (await h.advertised())["vitePort"]
             h.vite.servers[0].exit(1)
             await h.until(lambda: h.state.viteStatus == "error", "Vite's exit")

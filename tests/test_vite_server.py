@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from run_support import recorded_groups
 from session_support import Harness, harness
-from vite_support import free_port
+from vite_support import free_port, own_port
 
 from orchestrator.authoring.scaffold import ScaffoldOptions, scaffold
 from orchestrator.common.errors import PlugindevError
@@ -29,7 +29,7 @@ from orchestrator.common.lines import strip_ansi
 from orchestrator.common.node import ensure_node_env
 from orchestrator.common.process import group_alive as group_runs
 from orchestrator.common.process import signal_group
-from orchestrator.devloop.vite import PORT_RANGE, PortAllocator, ViteServer, allocate_port, port_is_free
+from orchestrator.devloop.vite import PORT_RANGE, ViteServer, allocate_port, port_is_free
 from orchestrator.link.setup import prepare_ui
 
 pytestmark = pytest.mark.usefixtures("own_home")
@@ -250,12 +250,6 @@ def test_stop_kills_a_group_that_ignores_sigterm(tmp_path: Path, started: Starte
 # listened (another test run beside this one) is followed by one on the next port.
 
 
-def _own_port() -> PortAllocator:
-    """A port of this test's own, outside the Vite range that other tests (and other runs) share: a restart on
-    the same port is what is checked, and another run could take a shared one while Vite is down."""
-    return PortAllocator(range(port := free_port(), port + 1))
-
-
 def _vite_statuses(h: Harness) -> list[str]:
     """The UI part's status changes, in order, without repeats."""
     seen: list[str] = []
@@ -284,7 +278,7 @@ def test_a_crashed_vite_is_restarted_on_the_same_port(tmp_path: Path, started: S
     ui_dir = fake_serving_vite(tmp_path)
 
     async def scenario() -> None:
-        async with harness(tmp_path, backend=False, vite=started.on(ui_dir), ports=_own_port()) as h:
+        async with harness(tmp_path, backend=False, vite=started.on(ui_dir), ports=own_port()) as h:
             await h.until(lambda: h.state.viteStatus == "ready", "Vite ready", timeout=10)
             port, first, began = h.state.vitePort, started.servers[-1], len(started.servers)  # see _serving
             assert first.pid is not None
@@ -338,7 +332,7 @@ def test_real_vite_killed_is_restarted_on_the_same_port(real_ui: tuple[Path, dic
     ui_dir, env = real_ui
 
     async def scenario() -> None:
-        async with harness(tmp_path, backend=False, vite=started.on(ui_dir, env), ports=_own_port()) as h:
+        async with harness(tmp_path, backend=False, vite=started.on(ui_dir, env), ports=own_port()) as h:
             await h.until(lambda: h.state.viteStatus == "ready", "Vite ready", timeout=30)
             port, first, began = h.state.vitePort, started.servers[-1], len(started.servers)  # see _serving
             assert first.pid is not None

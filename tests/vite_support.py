@@ -46,7 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from orchestrator.devloop.vite import strip_ansi
+from orchestrator.devloop.vite import PortAllocator, strip_ansi
 
 REPO = Path(__file__).resolve().parent.parent
 VITE_PLUGIN_NAME = "@omniviewdev/vite-plugin"
@@ -237,6 +237,12 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def own_port() -> PortAllocator:
+    """A Vite port of the test's own, outside the range that other tests (and other runs) share: where a restart on
+    the same port is what is checked, since another run could take a shared one while Vite is down."""
+    return PortAllocator(range(port := free_port(), port + 1))
 
 
 @dataclass(frozen=True)
